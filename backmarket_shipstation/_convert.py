@@ -1,0 +1,546 @@
+"""The cattrs machinery shared by both APIs' models, built once per API at import.
+
+Rules every model follows (see docs/models-*.md):
+
+- Models are frozen, slotted, keyword-only attrs classes (:func:`model`).
+- Required fields have no default; every other field is ``X | None = None``. ``None`` means
+  "not given": :meth:`Model.to_dict` leaves it out, so a request never carries ``null`` or the
+  string ``"None"`` for a field the caller did not set, while ``False``, ``0`` and ``""`` are
+  kept.
+- Each model has an ``extras`` field holding the wire keys it does not represent with a value:
+  unknown keys (API drift, undocumented fields) and keys that came as ``null`` (or as ``""``
+  where a field says blank means absent). ``to_dict()`` writes them back, so a fetched object
+  round-trips without loss, which matters because ShipStation's createorder replaces the
+  whole order.
+- Primitives are checked, not coerced: ``None`` in a required text field is an error, never
+  ``"None"``; a boolean is not a number.
+- Any failure becomes one :class:`~backmarket_shipstation.errors.PayloadError` naming the
+  model and the path of the bad value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+from enum import Enum, IntEnum
+from typing import Any, ClassVar, Literal, TypeVar
+
+import attrs
+import cattrs
+from cattrs.cols import is_sequence
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from typing_extensions import Self, dataclass_transform
+
+from .errors import PayloadError
+
+__all__ = [
+    "BLANK_IS_NONE",
+    "UTC",
+    "CodeEnum",
+    "TextEnum",
+    "DatetimeCodec",
+    "Model",
+    "ModelConverter",
+    "extras_field",
+    "model",
+    "parse_datetime",
+    "to_camel",
+    "wire",
+]
+
+T = TypeVar("T")
+UTC = timezone.utc
+
+_EXTRAS = "bmss_extras"
+_WIRE = "bmss_wire"
+BLANK_IS_NONE = "bmss_blank_is_none"
+"""Field metadata key: an empty string on the wire means the value is absent."""
+
+
+def extras_field() -> Any:
+    """The ``extras`` field every model declares last: wire keys kept for the round trip."""
+    return attrs.field(factory=dict, repr=False, eq=False, hash=False, metadata={_EXTRAS: True})
+
+
+def wire(name: str, *, default: Any = None, blank_is_none: bool = False) -> Any:
+    """An optional field whose wire key is not derived from its Python name."""
+    return attrs.field(default=default, metadata={_WIRE: name, BLANK_IS_NONE: blank_is_none})
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
+def model(cls: type[T]) -> type[T]:
+    """Class decorator: a frozen, slotted, keyword-only attrs model."""
+    return attrs.frozen(kw_only=True, slots=True)(cls)
+
+
+class Model:
+    """Base of every model: ``from_dict`` and ``to_dict`` through the API's converter."""
+
+    __slots__ = ()
+    _converter: ClassVar[ModelConverter]
+    extras: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, strict: bool = False) -> Self:
+        """Build the model from a decoded JSON payload.
+
+        ``strict=True`` rejects keys the model does not know (useful in tests to catch a typo
+        or API drift); by default they are kept in ``extras``.
+        """
+        converter = cls._converter.strict if strict else cls._converter
+        return converter.structure(data, cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form of the model, ready for ``json.dumps``."""
+        return self._converter.unstructure(self)
+
+
+# --------------------------------------------------------------------------------------
+# Dates and times
+# --------------------------------------------------------------------------------------
+
+_DATETIME_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def parse_datetime(text: str, naive_zone: tzinfo) -> datetime:
+    """Parse RFC 3339 / ISO 8601 leniently; a value without an offset is in ``naive_zone``.
+
+    Accepts a ``T`` or a space, no seconds, a fraction of any length (truncated to
+    microseconds), ``Z`` or a ``±hh[:mm]`` offset, and a bare date (midnight).
+    """
+    m = _DATETIME_RE.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"not a date-time: {text!r}")
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    naive = datetime(
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro
+    )
+    if offset is None:
+        return naive.replace(tzinfo=naive_zone)
+    if offset in ("Z", "z"):
+        return naive.replace(tzinfo=UTC)
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+    return naive.replace(tzinfo=timezone(sign * delta))
+
+
+@attrs.frozen
+class DatetimeCodec:
+    """How one API writes date-times: the zone of naive values and the output format."""
+
+    zone: tzinfo
+    """Zone of values without an offset, and the zone values are written in."""
+    style: Literal["rfc3339", "pacific7"]
+    """``rfc3339``: UTC with ``Z``; ``pacific7``: wall time, no offset, 7 fraction digits."""
+
+    def parse(self, value: object) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=self.zone)
+        if not isinstance(value, str):
+            raise _BadValue(f"expected a date-time string, got {type(value).__name__}")
+        try:
+            parsed = parse_datetime(value, self.zone)
+        except ValueError as exc:
+            raise _BadValue(str(exc)) from None
+        # Hold values in the API's own zone so that what is shown is what the API means.
+        return parsed if self.style == "rfc3339" else parsed.astimezone(self.zone)
+
+    def format(self, value: datetime) -> str:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.zone)
+        if self.style == "rfc3339":
+            utc = value.astimezone(UTC)
+            text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+            if utc.microsecond:
+                text += f".{utc.microsecond:06d}"
+            return text + "Z"
+        local = value.astimezone(self.zone)
+        return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{local.microsecond:06d}0"
+
+
+# --------------------------------------------------------------------------------------
+# Enums that tolerate unknown values
+# --------------------------------------------------------------------------------------
+
+
+class CodeEnum(IntEnum):
+    """An integer code enum; an unknown code becomes a member named ``UNKNOWN_<code>``.
+
+    The API may add codes at any time: parsing keeps the raw value (``int(member)``) and shows
+    it in the repr instead of failing the whole payload.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+    @property
+    def is_known(self) -> bool:
+        """False for a code this SDK version does not know."""
+        return self._name_ in type(self).__members__
+
+
+class TextEnum(str, Enum):
+    """A string enum; an unknown string becomes a member named ``UNKNOWN``, value kept."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str):
+            member = str.__new__(cls, value)
+            member._name_ = "UNKNOWN"
+            member._value_ = value
+            return member
+        return None
+
+    @property
+    def is_known(self) -> bool:
+        """False for a value this SDK version does not know."""
+        return self._name_ in type(self).__members__
+
+
+def _structure_code_enum(value: object, cls: type[CodeEnum]) -> CodeEnum:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return cls(value)
+    raise _BadValue(f"expected a {cls.__name__} code, got {_describe(value)}")
+
+
+def _structure_text_enum(value: object, cls: type[TextEnum]) -> TextEnum:
+    if isinstance(value, str):
+        return cls(value)
+    raise _BadValue(f"expected a {cls.__name__} value, got {_describe(value)}")
+
+
+# --------------------------------------------------------------------------------------
+# Strict primitive hooks
+# --------------------------------------------------------------------------------------
+
+
+class _BadValue(ValueError):
+    """Raised by our hooks; its text is the reason shown in PayloadError."""
+
+
+def _structure_str(value: object, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise _BadValue(f"expected text, got {_describe(value)}")
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _BadValue(f"expected an integer, got {_describe(value)}")
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _BadValue(f"expected true or false, got {_describe(value)}")
+
+
+def _structure_float(value: object, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _BadValue(f"expected a number, got {_describe(value)}")
+
+
+def _structure_decimal(value: object, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise _BadValue(f"expected a decimal amount, got {_describe(value)}")
+    try:
+        # str(float) is the shortest repr, so 19.99 stays 19.99 rather than its binary value.
+        amount = Decimal(value if isinstance(value, (str, int, Decimal)) else str(value))
+    except InvalidOperation:
+        raise _BadValue(f"expected a decimal amount, got {value!r}") from None
+    if not amount.is_finite():
+        raise _BadValue(f"expected a finite amount, got {value!r}")
+    return amount
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, _BadValue):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, cattrs.errors.ForbiddenExtraKeysError):
+        return f"unknown keys {sorted(exc.extra_fields)}"
+    if isinstance(exc, ValueError) and type_ is not None and issubclass(type_, Enum):
+        return f"not a {type_.__name__} value"
+    name = getattr(type_, "__name__", str(type_))
+    return f"invalid value for {name} ({type(exc).__name__}: {exc})"[:200]
+
+
+def _snake_identity(name: str) -> str:
+    return name
+
+
+def to_camel(name: str) -> str:
+    """``order_id`` → ``orderId``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def to_pascal(name: str) -> str:
+    """``web_hook_id`` → ``WebHookId``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+_NAMINGS: dict[str, Callable[[str], str]] = {
+    "snake": _snake_identity,
+    "camel": to_camel,
+    "pascal": to_pascal,
+}
+
+
+class ModelConverter:
+    """One API's converter: its key naming, its money style and its date-time codec."""
+
+    def __init__(
+        self,
+        *,
+        api: str,
+        naming: Literal["snake", "camel"],
+        money: Literal["string", "number"],
+        datetimes: DatetimeCodec,
+        forbid_extra_keys: bool = False,
+    ) -> None:
+        self.api = api
+        self._naming: Literal["snake", "camel"] = naming
+        self._money: Literal["string", "number"] = money
+        self._datetimes = datetimes
+        self._forbid_extra_keys = forbid_extra_keys
+        self._fast = self._build(detailed=False)
+        self._detailed = self._build(detailed=True)
+        self._strict: ModelConverter | None = None
+
+    @property
+    def strict(self) -> ModelConverter:
+        """The same converter, rejecting unknown keys (for tests and drift detection)."""
+        if self._forbid_extra_keys:
+            return self
+        if self._strict is None:
+            self._strict = ModelConverter(
+                api=self.api,
+                naming=self._naming,
+                money=self._money,
+                datetimes=self._datetimes,
+                forbid_extra_keys=True,
+            )
+        return self._strict
+
+    def structure(self, data: Any, cls: type[T]) -> T:
+        try:
+            return self._fast.structure(data, cls)
+        except PayloadError:
+            raise
+        except Exception as fast_exc:
+            # The fast converter does not say where it failed: re-run the detailed one to
+            # name the field. Both share every hook, so the detailed run fails too.
+            try:
+                self._detailed.structure(data, cls)
+            except Exception as exc:
+                raise self._payload_error(cls, exc) from None
+            raise self._payload_error(cls, fast_exc) from None
+
+    def unstructure(self, obj: object) -> dict[str, Any]:
+        result: dict[str, Any] = self._fast.unstructure(obj)
+        return result
+
+    def wire_name(self, cls: type, field: attrs.Attribute[Any]) -> str:
+        explicit = field.metadata.get(_WIRE)
+        if explicit:
+            return str(explicit)
+        naming = getattr(cls, "__wire_naming__", self._naming)
+        return _NAMINGS[naming](field.name)
+
+    # ----------------------------------------------------------------------------------
+
+    def _payload_error(self, cls: type, exc: BaseException) -> PayloadError:
+        path, leaf = self._first_failure(exc, "")
+        return PayloadError(f"{self.api}.{cls.__name__}", path, _format_exception(leaf[0], leaf[1]))
+
+    def _first_failure(
+        self, exc: BaseException, path: str, type_: type | None = None
+    ) -> tuple[str, tuple[BaseException, type | None]]:
+        """Walk cattrs' exception groups to the first leaf; the path uses wire names."""
+        if isinstance(exc, cattrs.ClassValidationError):
+            with_notes, _ = exc.group_exceptions()
+            if with_notes:
+                sub, note = with_notes[0]
+                key = note.name
+                if attrs.has(exc.cl):
+                    fields = attrs.fields_dict(exc.cl)
+                    if note.name in fields:
+                        key = self.wire_name(exc.cl, fields[note.name])
+                return self._first_failure(sub, f"{path}.{key}" if path else key, note.type)
+            if exc.exceptions:
+                return self._first_failure(exc.exceptions[0], path, exc.cl)
+        if isinstance(exc, cattrs.IterableValidationError):
+            indexed, _ = exc.group_exceptions()
+            if indexed:
+                sub, index_note = indexed[0]
+                return self._first_failure(sub, f"{path}[{index_note.index}]", index_note.type)
+            if exc.exceptions:
+                return self._first_failure(exc.exceptions[0], path)
+        if isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
+            return self._first_failure(exc.exceptions[0], path, type_)
+        return path, (exc, type_)
+
+    def _build(self, *, detailed: bool) -> cattrs.Converter:
+        conv = cattrs.Converter(
+            detailed_validation=detailed, forbid_extra_keys=self._forbid_extra_keys
+        )
+        conv.register_structure_hook(str, _structure_str)
+        conv.register_structure_hook(int, _structure_int)
+        conv.register_structure_hook(bool, _structure_bool)
+        conv.register_structure_hook(float, _structure_float)
+        conv.register_structure_hook(Decimal, _structure_decimal)
+        # Registered on our enum bases, which come before int and str in their MROs, so that
+        # the strict int and str hooks above do not swallow enum values.
+        conv.register_structure_hook(CodeEnum, _structure_code_enum)
+        conv.register_structure_hook(TextEnum, _structure_text_enum)
+        if self._money == "string":
+            conv.register_unstructure_hook(Decimal, str)
+        else:
+            conv.register_unstructure_hook(Decimal, _decimal_to_number)
+        codec = self._datetimes
+        conv.register_structure_hook(datetime, lambda v, _: codec.parse(v))
+        conv.register_unstructure_hook(datetime, codec.format)
+        conv.register_structure_hook(date, lambda v, _: _parse_date(v))
+        conv.register_unstructure_hook(date, date.isoformat)
+        # Tuples hold sequences in frozen models; JSON wants lists.
+        conv.register_unstructure_hook_factory(
+            lambda t: is_sequence(t) and not _is_str_type(t),
+            lambda t: lambda seq: [conv.unstructure(item) for item in seq],
+        )
+        conv.register_structure_hook_factory(
+            lambda t: attrs.has(t) and issubclass(t, Model),
+            lambda t: self._structure_fn(conv, t, detailed),
+        )
+        conv.register_unstructure_hook_factory(
+            lambda t: attrs.has(t) and issubclass(t, Model),
+            lambda t: self._unstructure_fn(conv, t),
+        )
+        return conv
+
+    def _fields(self, cls: type) -> tuple[str, list[attrs.Attribute[Any]]]:
+        extras_name = ""
+        fields: list[attrs.Attribute[Any]] = []
+        for f in attrs.fields(cls):
+            if f.metadata.get(_EXTRAS):
+                extras_name = f.name
+            else:
+                fields.append(f)
+        if not extras_name:
+            raise TypeError(f"{cls.__name__} has no extras field")
+        return extras_name, fields
+
+    def _structure_fn(
+        self, conv: cattrs.Converter, cls: type[Model], detailed: bool
+    ) -> Callable[[Any, type], Any]:
+        extras_name, fields = self._fields(cls)
+        wire = {f.name: self.wire_name(cls, f) for f in fields}
+        overrides = {name: override(rename=key) for name, key in wire.items()}
+        overrides[extras_name] = override(omit=True)
+        base = make_dict_structure_fn(
+            cls,
+            conv,
+            _cattrs_forbid_extra_keys=self._forbid_extra_keys,
+            _cattrs_detailed_validation=detailed,
+            **overrides,  # type: ignore[arg-type]
+        )
+        known = frozenset(wire.values())
+        blank = frozenset(wire[f.name] for f in fields if f.metadata.get(BLANK_IS_NONE))
+        set_attr = object.__setattr__
+
+        def structure(data: Any, _: type) -> Any:
+            if not isinstance(data, Mapping):
+                raise _BadValue(f"expected an object, got {_describe(data)}")
+            extras: dict[str, Any] | None = None
+            blanks: list[str] | None = None
+            for key, value in data.items():
+                if value is None or key not in known:
+                    if extras is None:
+                        extras = {}
+                    extras[key] = value
+                elif value == "" and key in blank:
+                    if extras is None:
+                        extras = {}
+                    extras[key] = value
+                    blanks = [key] if blanks is None else [*blanks, key]
+            if blanks:
+                data = dict(data)
+                for key in blanks:
+                    data[key] = None
+            obj = base(data, cls)
+            if extras:
+                set_attr(obj, extras_name, extras)
+            return obj
+
+        return structure
+
+    def _unstructure_fn(self, conv: cattrs.Converter, cls: type[Model]) -> Callable[[Any], Any]:
+        extras_name, fields = self._fields(cls)
+        overrides = {f.name: override(rename=self.wire_name(cls, f)) for f in fields}
+        overrides[extras_name] = override(omit=True)
+        base = make_dict_unstructure_fn(
+            cls,
+            conv,
+            _cattrs_omit_if_default=True,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+        def unstructure(obj: Any) -> dict[str, Any]:
+            out = base(obj)
+            extras = getattr(obj, extras_name)
+            if extras:
+                for key, value in extras.items():
+                    out.setdefault(key, value)
+            return out
+
+        return unstructure
+
+
+def _is_str_type(t: Any) -> bool:
+    return t in (str, bytes)
+
+
+def _decimal_to_number(value: Decimal) -> int | float:
+    # JSON numbers: ShipStation V1 sends and expects plain numbers for money and weights.
+    return float(value)
+
+
+def _parse_date(value: object) -> date:
+    if isinstance(value, date):
+        return value if not isinstance(value, datetime) else value.date()
+    if not isinstance(value, str):
+        raise _BadValue(f"expected a date string, got {_describe(value)}")
+    try:
+        return parse_datetime(value, UTC).date()
+    except ValueError:
+        raise _BadValue(f"not a date: {value!r}") from None

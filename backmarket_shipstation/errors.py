@@ -1,0 +1,240 @@
+"""One exception hierarchy for the whole SDK.
+
+Every error the SDK raises on purpose derives from :class:`BackMarketShipStationError`, so
+``except BackMarketShipStationError`` is enough to keep a batch job alive. The subclasses say
+*what* went wrong in terms a caller can act on:
+
+- :class:`PayloadError`: data from an API (or from the caller) does not fit a model.
+- :class:`MappingError` and its subclasses: a Back Market order or a ShipStation shipment
+  cannot be converted (no ship-to address, a bad IMEI...). They name the order and the field.
+- :class:`APIError` and its subclasses: an API answered with an error status.
+- :class:`APIConnectionError` / :class:`APITimeoutError`: no usable answer at all.
+- :class:`ConfigurationError`: the SDK was set up wrongly (missing credentials, bad User-Agent).
+
+Messages never contain credentials: the HTTP layer builds them from the request method, the
+URL path and the API's own error text only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BackMarketShipStationError",
+    "ConfigurationError",
+    "DeviceIdentifierError",
+    "DuplicateIdentifierError",
+    "FirewallBlockedError",
+    "IdentifierCountError",
+    "InvalidIMEIError",
+    "InvalidRequestError",
+    "InvalidSerialNumberError",
+    "MappingError",
+    "MissingIdentifierError",
+    "MissingShipToAddressError",
+    "NotFoundError",
+    "PayloadError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "UnknownStatusError",
+]
+
+
+class BackMarketShipStationError(Exception):
+    """Base class of every error raised by this SDK."""
+
+
+class ConfigurationError(BackMarketShipStationError):
+    """The SDK is configured wrongly: a missing credential, a malformed User-Agent..."""
+
+
+class PayloadError(BackMarketShipStationError):
+    """A payload does not fit a model.
+
+    ``model`` is the model being built (``"backmarket.Order"``), ``path`` the location of the
+    offending value inside the payload (``"orderlines[1].price"``, empty for the payload
+    itself) and ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, model: str, path: str, reason: str) -> None:
+        self.model = model
+        self.path = path
+        self.reason = reason
+        where = f" at {path}" if path else ""
+        super().__init__(f"invalid {model} payload{where}: {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# Mapping errors: always name the order, and the line and value where there is one.
+# --------------------------------------------------------------------------------------
+
+
+class MappingError(BackMarketShipStationError):
+    """An order or shipment cannot be converted between Back Market and ShipStation."""
+
+    def __init__(self, message: str, *, order_id: str | int | None = None) -> None:
+        self.order_id = None if order_id is None else str(order_id)
+        prefix = f"order {self.order_id}: " if self.order_id is not None else ""
+        super().__init__(prefix + message)
+
+
+class MissingShipToAddressError(MappingError):
+    """The order has no usable ship-to address (ShipStation requires one)."""
+
+    def __init__(self, *, order_id: str | int | None, missing_fields: Sequence[str]) -> None:
+        self.missing_fields = tuple(missing_fields)
+        if self.missing_fields == ("shipping_address",):
+            message = "no shipping address"
+        else:
+            message = "shipping address lacks " + ", ".join(self.missing_fields)
+        super().__init__(message, order_id=order_id)
+
+
+class UnknownStatusError(MappingError):
+    """A status has no mapping on the other side."""
+
+    def __init__(self, message: str, *, order_id: str | int | None = None, status: object) -> None:
+        self.status = status
+        super().__init__(message, order_id=order_id)
+
+
+class DeviceIdentifierError(MappingError):
+    """An IMEI or serial number is missing, malformed or cannot be assigned to a line.
+
+    ``line`` names the order line (its id or SKU) when one is concerned; ``value`` is the
+    offending text when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        order_id: str | int | None = None,
+        line: str | int | None = None,
+        value: str | None = None,
+    ) -> None:
+        self.line = None if line is None else str(line)
+        self.value = value
+        parts = [message]
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if value is not None:
+            parts.append(f"value {value!r}")
+        super().__init__(" | ".join(parts), order_id=order_id)
+
+
+class InvalidIMEIError(DeviceIdentifierError):
+    """A 15-digit number whose Luhn check digit is wrong (almost surely a typo)."""
+
+
+class InvalidSerialNumberError(DeviceIdentifierError):
+    """A serial number longer than Back Market's 50 characters, or empty."""
+
+
+class MissingIdentifierError(DeviceIdentifierError):
+    """A line that needs an IMEI or serial number has none."""
+
+
+class IdentifierCountError(DeviceIdentifierError):
+    """More or fewer identifiers than there are lines that take one."""
+
+
+class DuplicateIdentifierError(DeviceIdentifierError):
+    """The same identifier is given twice."""
+
+
+# --------------------------------------------------------------------------------------
+# HTTP errors.
+# --------------------------------------------------------------------------------------
+
+
+class APIError(BackMarketShipStationError):
+    """An API answered with an error status.
+
+    ``status_code`` is the HTTP status, ``message`` the API's own error text (parsed from any
+    of the documented envelopes), ``request_id`` the id the API gave the request when it gave
+    one (Back Market's ``requestId`` or Cloudflare's ``cf-ray``), ``response`` the raw
+    :class:`httpx.Response` (status and headers are there; bodies may hold personal data, so
+    the message never includes them beyond the API's error text), ``details`` the parsed error
+    body (e.g. ShipStation's ``ModelState``), ``retry_after`` the wait the API asked for.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        api: str,
+        method: str,
+        path: str,
+        status_code: int,
+        request_id: str | None = None,
+        response: httpx.Response | None = None,
+        details: object = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.api = api
+        self.method = method
+        self.path = path
+        self.status_code = status_code
+        self.message = message
+        self.request_id = request_id
+        self.response = response
+        self.details = details
+        self.retry_after = retry_after
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{api} {method} {path} -> {status_code}: {message}{rid}")
+
+
+class InvalidRequestError(APIError):
+    """400 or 422: the API rejected the request's content."""
+
+
+class AuthenticationError(APIError):
+    """401: the credentials are missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIError):
+    """403 from the application: the credentials lack a right (e.g. not a merchant)."""
+
+
+class FirewallBlockedError(PermissionDeniedError):
+    """403 from Back Market's Cloudflare firewall (an HTML page or ``bot-need-challenge``).
+
+    Not a credentials problem: check the User-Agent and send the ``cf-ray`` id
+    (``request_id``) to your Back Market contact.
+    """
+
+
+class NotFoundError(APIError):
+    """404. On Back Market's order list it means "webservices unavailable"."""
+
+
+class RateLimitedError(APIError):
+    """429 after the retries allowed by the policy were spent (``retry_after`` in seconds)."""
+
+
+class ServerError(APIError):
+    """5xx after the retries allowed by the policy were spent."""
+
+
+class APIConnectionError(BackMarketShipStationError):
+    """The request did not get an HTTP answer (DNS, refused or reset connection...)."""
+
+    def __init__(self, message: str, *, api: str, method: str, path: str) -> None:
+        self.api = api
+        self.method = method
+        self.path = path
+        super().__init__(f"{api} {method} {path}: {message}")
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
