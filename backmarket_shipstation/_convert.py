@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 import attrs
 import cattrs
-from cattrs.cols import is_sequence
+from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from typing_extensions import Self, dataclass_transform
 
@@ -433,7 +433,12 @@ class ModelConverter:
         conv.register_unstructure_hook(datetime, codec.format)
         conv.register_structure_hook(date, lambda v, _: _parse_date(v))
         conv.register_unstructure_hook(date, date.isoformat)
-        # Tuples hold sequences in frozen models; JSON wants lists.
+        # Tuples hold sequences in frozen models; JSON wants lists. A JSON object where a list
+        # belongs is an error, not a list of its keys.
+        conv.register_structure_hook_factory(
+            lambda t: is_sequence(t) and not _is_str_type(t),
+            lambda t: _sequence_only(homogenous_tuple_structure_factory(t, conv)),
+        )
         conv.register_unstructure_hook_factory(
             lambda t: is_sequence(t) and not _is_str_type(t),
             lambda t: lambda seq: [conv.unstructure(item) for item in seq],
@@ -524,6 +529,15 @@ class ModelConverter:
             return out
 
         return unstructure
+
+
+def _sequence_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise _BadValue(f"expected a list, got {_describe(value)}")
+        return hook(value, type_)
+
+    return structure
 
 
 def _is_str_type(t: Any) -> bool:
