@@ -1,0 +1,53 @@
+"""The Back Market seller API: models, codes and platforms."""
+
+from .models import (
+    BACKMARKET_CONVERTER,
+    Address,
+    BackMarketModel,
+    BackMarketWrite,
+    Condition,
+    DeliveryMode,
+    Gender,
+    Order,
+    OrderLine,
+    OrderlineIdentifiers,
+    OrderlineIdentifiersUpdate,
+    OrderLineState,
+    OrderPage,
+    OrderState,
+    OrderUpdate,
+    ReturnReason,
+    VatType,
+)
+from .regions import (
+    ALL_COUNTRY_CODES,
+    AP_COUNTRY_CODES,
+    EU_COUNTRY_CODES,
+    US_COUNTRY_CODES,
+    Region,
+)
+
+__all__ = [
+    "ALL_COUNTRY_CODES",
+    "AP_COUNTRY_CODES",
+    "BACKMARKET_CONVERTER",
+    "EU_COUNTRY_CODES",
+    "US_COUNTRY_CODES",
+    "Address",
+    "BackMarketModel",
+    "BackMarketWrite",
+    "Condition",
+    "DeliveryMode",
+    "Gender",
+    "Order",
+    "OrderLine",
+    "OrderLineState",
+    "OrderPage",
+    "OrderState",
+    "OrderUpdate",
+    "OrderlineIdentifiers",
+    "OrderlineIdentifiersUpdate",
+    "Region",
+    "ReturnReason",
+    "VatType",
+]
