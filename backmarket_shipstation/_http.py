@@ -1,0 +1,950 @@
+"""The shared HTTP core of both API clients, sync and async.
+
+Each endpoint is described once, as data: a :class:`Request` (method, path, query, JSON body,
+the function that parses the answer, and whether a blind resend is safe). The sync and async
+bases (:class:`SyncCore`, :class:`AsyncCore`) each own one ``send`` loop that runs such a
+request through the same policy:
+
+- authentication, added per request (secrets live in :class:`Secret`, never in a repr);
+- throttling before the server says no (:class:`SlidingWindowLimiter` for Back Market,
+  :class:`HeaderDrivenLimiter` for ShipStation's ``X-Rate-Limit-*`` headers), one limiter per
+  credential and clock in the process, keyed by a hash of the credential;
+- a retry decision that is a pure function (:func:`decide_retry`);
+- error mapping to the SDK's exception hierarchy (:func:`backmarket_error`,
+  :func:`shipstation_error`);
+- debug logging of method, path, query parameter *names*, status and duration.
+
+Only the loops differ between sync and async (``clock.sleep`` vs ``await clock.asleep``,
+``client.send`` vs ``await client.send``); every decision is made by shared pure code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import threading
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import httpx
+
+from .clock import Clock, SystemClock
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    FirewallBlockedError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncCore",
+    "AsyncPaginator",
+    "HeaderDrivenLimiter",
+    "Limiter",
+    "Paginator",
+    "Recheck",
+    "Request",
+    "RetryDecision",
+    "RetryPolicy",
+    "Secret",
+    "SlidingWindowLimiter",
+    "SyncCore",
+    "backmarket_error",
+    "decide_retry",
+    "shared_limiter",
+    "shipstation_error",
+]
+
+logger = logging.getLogger("backmarket_shipstation")
+
+T = TypeVar("T")
+P = TypeVar("P")
+I = TypeVar("I")  # noqa: E741
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+"""Connect within 5 s, then allow 30 s for each read, write and pool wait."""
+
+DEFAULT_CLOCK: Clock = SystemClock()
+"""One process-wide real clock, so that clients built without ``clock=`` share limiters."""
+
+_MAX_MESSAGE = 500
+"""API error texts are cut to this length: enough to act on, short enough for a log line."""
+
+ApiName = Literal["Back Market", "ShipStation"]
+
+
+# --------------------------------------------------------------------------------------
+# Secrets
+# --------------------------------------------------------------------------------------
+
+
+class Secret:
+    """A credential that never shows itself in ``repr()``, ``str()`` or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The clear value, for the one place that puts it on the wire."""
+        return self._value
+
+    def digest(self) -> str:
+        """A one-way fingerprint, for keying shared state without keeping the secret."""
+        return hashlib.sha256(self._value.encode()).hexdigest()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.digest())
+
+    def __reduce__(self) -> Any:  # pickling would write the secret to disk
+        raise TypeError("a Secret cannot be pickled")
+
+
+def basic_auth_value(username: str, password: str) -> Secret:
+    """``Basic base64(user:password)``, as ShipStation expects."""
+    raw = f"{username}:{password}".encode()
+    return Secret("Basic " + base64.b64encode(raw).decode("ascii"))
+
+
+# --------------------------------------------------------------------------------------
+# Requests as data
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Recheck(Generic[T]):
+    """How to learn whether a non-idempotent write took effect after an unclear failure.
+
+    ``request`` re-reads the resource (an idempotent GET); ``confirm`` looks at what it read
+    and returns the write's result when the write did take effect, or ``None`` when it did not
+    (then the write is sent again).
+    """
+
+    request: Request[Any]
+    confirm: Callable[[Any], T | None]
+
+
+@attrs.frozen(kw_only=True)
+class Request(Generic[T]):
+    """One API call, described as data by a pure endpoint builder.
+
+    ``parse`` turns the decoded JSON body (``None`` when the body is empty) into the result.
+    ``idempotent`` says whether the request may be resent blindly after a failure whose effect
+    is unknown (a timeout, a 5xx). ``recheck`` is for writes that are not idempotent but whose
+    effect can be observed.
+    """
+
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+    files: Any = None
+    idempotent: bool = False
+    recheck: Recheck[T] | None = None
+
+    def with_param(self, name: str, value: str) -> Request[T]:
+        """The same request with the query parameter ``name`` set to ``value``."""
+        kept = tuple((k, v) for k, v in self.params if k != name)
+        return attrs.evolve(self, params=(*kept, (name, value)))
+
+    def param(self, name: str) -> str | None:
+        """The value of query parameter ``name``, if set."""
+        for key, value in self.params:
+            if key == name:
+                return value
+        return None
+
+
+def query(**values: object) -> tuple[tuple[str, str], ...]:
+    """Query parameters from keyword arguments, leaving out the ``None`` ones.
+
+    ``False`` and ``0`` are kept; booleans are written ``true``/``false``; datetimes are the
+    caller's job (each API has its own format), so they must arrive as text.
+    """
+    params: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            params.append((name, "true" if value else "false"))
+        elif isinstance(value, (str, int)):
+            params.append((name, str(value)))
+        else:
+            raise TypeError(f"query parameter {name} cannot be {type(value).__name__}")
+    return tuple(params)
+
+
+def no_content(_: Any) -> None:
+    """Parser for endpoints whose answer carries nothing the caller needs."""
+    return
+
+
+# --------------------------------------------------------------------------------------
+# Retry policy: a pure decision
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How hard to try again.
+
+    ``max_attempts`` counts the first try. Waits grow as ``base_wait * 2**(attempt-1)``,
+    capped at ``max_backoff``, with "equal jitter" (between half and all of it) so that many
+    clients do not retry in step. A wait the server asks for (``Retry-After``,
+    ``X-Rate-Limit-Reset``) is honoured; if it is longer than ``max_server_wait`` the policy
+    gives up and lets the caller decide. ``rate_limited_wait`` is the wait after a 429 that
+    names none (Back Market's Cloudflare blocks for 10 s and sends no header).
+    """
+
+    max_attempts: int = 4
+    base_wait: float = 0.5
+    max_backoff: float = 20.0
+    max_server_wait: float = 120.0
+    rate_limited_wait: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts counts the first try, so it is at least 1")
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+@attrs.frozen
+class RetryDecision:
+    """Wait ``wait`` seconds, then try again.
+
+    ``blind_resend_ok`` is False when the failed request may have taken effect and is not
+    idempotent: the caller must first learn whether it did (see :class:`Recheck`).
+    """
+
+    wait: float
+    blind_resend_ok: bool
+
+
+_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def server_wait(headers: Mapping[str, str] | httpx.Headers, now: datetime | None) -> float | None:
+    """The wait a response asks for: ``Retry-After`` (seconds or HTTP date), else
+    ShipStation's ``X-Rate-Limit-Reset`` when no request is left in the window."""
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        text = retry_after.strip()
+        try:
+            return max(0.0, float(text))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and now is not None and when.tzinfo is not None:
+            return max(0.0, (when - now).total_seconds())
+    remaining = _header_int(headers, "x-rate-limit-remaining")
+    reset = _header_float(headers, "x-rate-limit-reset")
+    if reset is not None and remaining is not None and remaining <= 0:
+        return max(0.0, reset)
+    return None
+
+
+def decide_retry(
+    policy: RetryPolicy,
+    *,
+    method: str,
+    idempotent: bool,
+    attempt: int,
+    status: int | None = None,
+    error: BaseException | None = None,
+    headers: Mapping[str, str] | httpx.Headers | None = None,
+    rand: float = 0.5,
+    now: datetime | None = None,
+) -> RetryDecision | None:
+    """Whether to try again after ``attempt`` tries, and after how long. Pure.
+
+    Retried: 408, 429 and 5xx answers, timeouts and connection errors. A blind resend is
+    allowed for idempotent requests (GETs, ShipStation upserts carrying an ``orderKey``), and
+    for any request the server provably did not process: a 429 (refused at the door) or a
+    connection that was never opened. ``rand`` in [0, 1) drives the jitter.
+    """
+    if attempt >= policy.max_attempts:
+        return None
+    never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+    if error is not None:
+        if not isinstance(error, (httpx.TimeoutException, httpx.TransportError)):
+            return None
+    elif status is None or (status not in _RETRYABLE_STATUSES and status < 500):
+        return None
+    backoff = min(policy.max_backoff, policy.base_wait * 2 ** (attempt - 1))
+    wait = backoff * (0.5 + rand / 2)
+    asked = server_wait(headers, now) if headers is not None else None
+    if asked is None and status == 429:
+        asked = policy.rate_limited_wait
+    if asked is not None:
+        if asked > policy.max_server_wait:
+            return None
+        # A little jitter on top, so clients that were told the same instant spread out.
+        wait = asked + rand * policy.base_wait
+    blind_ok = idempotent or never_sent or status == 429 or method.upper() in ("GET", "HEAD")
+    return RetryDecision(wait=wait, blind_resend_ok=blind_ok)
+
+
+def _header_int(headers: Mapping[str, str] | httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _header_float(headers: Mapping[str, str] | httpx.Headers, name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# Throttling
+# --------------------------------------------------------------------------------------
+
+
+class Limiter:
+    """Base of the throttles: ``reserve`` says how long to wait before sending, ``observe``
+    learns from each answer. Thread-safe; the caller sleeps (sync or async) outside the lock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Book a slot for one request; the seconds to wait before sending it."""
+        raise NotImplementedError
+
+    def observe(self, status: int, headers: httpx.Headers) -> None:
+        """Learn from an answer (rate-limit headers, a 429)."""
+
+    def penalize(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (after a 429)."""
+
+
+class SlidingWindowLimiter(Limiter):
+    """At most ``limit`` requests in any ``window`` seconds (Back Market: about 200 per 10 s;
+    the default of 180 keeps a margin for clocks and other tools on the same account)."""
+
+    def __init__(self, clock: Clock, *, limit: int = 180, window: float = 10.0) -> None:
+        super().__init__(clock)
+        if limit < 1 or window <= 0:
+            raise ValueError("a limiter needs a positive limit and window")
+        self.limit = limit
+        self.window = window
+        self._slots: deque[float] = deque()
+        self._blocked_until = 0.0
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self.clock.monotonic()
+            while self._slots and self._slots[0] <= now - self.window:
+                self._slots.popleft()
+            slot = max(now, self._blocked_until)
+            if len(self._slots) >= self.limit:
+                slot = max(slot, self._slots[-self.limit] + self.window)
+            self._slots.append(slot)
+            return slot - now
+
+    def observe(self, status: int, headers: httpx.Headers) -> None:
+        if status == 429:
+            asked = server_wait(headers, None)
+            self.penalize(asked if asked is not None else self.window)
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            until = self.clock.monotonic() + seconds
+            self._blocked_until = max(self._blocked_until, until)
+
+
+class HeaderDrivenLimiter(Limiter):
+    """ShipStation V1: ``limit`` requests per fixed window of ``window`` seconds per key pair,
+    steered by ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` (seconds to the next window).
+
+    Until the server has spoken the limiter assumes a full window. Each reservation spends one
+    request; when none is left it books the next window instead of letting the server answer 429.
+    """
+
+    def __init__(self, clock: Clock, *, limit: int = 40, window: float = 60.0) -> None:
+        super().__init__(clock)
+        if limit < 1 or window <= 0:
+            raise ValueError("a limiter needs a positive limit and window")
+        self.limit = limit
+        self.window = window
+        self._remaining = limit
+        self._window_end: float | None = None
+
+    @property
+    def remaining(self) -> int:
+        """Requests the limiter believes are left in the current window."""
+        with self._lock:
+            return self._remaining
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self.clock.monotonic()
+            if self._window_end is not None and now >= self._window_end:
+                self._remaining = self.limit
+                self._window_end = None
+            if self._remaining > 0:
+                self._remaining -= 1
+                if self._window_end is None:
+                    self._window_end = now + self.window
+                return 0.0
+            # None left: this request goes first in the next window, and the ones after it
+            # queue behind, window after window.
+            assert self._window_end is not None
+            start = self._window_end
+            self._window_end = start + self.window
+            self._remaining = self.limit - 1
+            return start - now
+
+    def observe(self, status: int, headers: httpx.Headers) -> None:
+        remaining = _header_int(headers, "x-rate-limit-remaining")
+        reset = _header_float(headers, "x-rate-limit-reset")
+        if remaining is None or reset is None:
+            if status == 429:
+                self.penalize(self.window)
+            return
+        limit = _header_int(headers, "x-rate-limit-limit")
+        with self._lock:
+            now = self.clock.monotonic()
+            if limit is not None and limit > 0:
+                self.limit = limit
+            server_end = now + max(0.0, reset)
+            if self._window_end is None or server_end > self._window_end + 1.0:
+                # The server is in a window we have not modelled yet: it knows best.
+                self._remaining = remaining
+            else:
+                # Same window: our count already spent requests still in flight.
+                self._remaining = min(self._remaining, remaining)
+            self._window_end = server_end
+            if status == 429:
+                self._remaining = 0
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            self._remaining = 0
+            self._window_end = self.clock.monotonic() + seconds
+
+
+_LIMITERS: weakref.WeakValueDictionary[tuple[str, str, int], Limiter] = (
+    weakref.WeakValueDictionary()
+)
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(
+    kind: str, credential: Secret, clock: Clock, factory: Callable[[Clock], Limiter]
+) -> Limiter:
+    """The one limiter of this credential (and clock) in the process.
+
+    Keyed by a SHA-256 of the credential, never the credential itself. The clock is part of the
+    key because a limiter measures time: clients on different virtual clocks (tests) must not
+    share one. The limiter holds its clock, so ``id(clock)`` stays unique while it lives.
+    """
+    key = (kind, credential.digest(), id(clock))
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None or limiter.clock is not clock:
+            limiter = factory(clock)
+            _LIMITERS[key] = limiter
+        return limiter
+
+
+# --------------------------------------------------------------------------------------
+# Error mapping
+# --------------------------------------------------------------------------------------
+
+
+def _decode_json(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _status_class(status: int) -> type[APIError]:
+    if status in (400, 422):
+        return InvalidRequestError
+    if status == 401:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitedError
+    if status >= 500:
+        return ServerError
+    return APIError
+
+
+def _looks_like_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return True
+    head = response.content[:200].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _backmarket_message(body: Any) -> tuple[str | None, bool]:
+    """The text of any documented Back Market error envelope, and whether it is a bot challenge.
+
+    V1 ``{"error": {"code", "message"}, "requestId"}``; V2 ``{"errors": [{code, message}]}``;
+    V3 problem+json ``{"title", "errors": [{"detail"}]}``; Backship ``{"error": {...},
+    "data": {"fields": {...}}}``; a bare JSON string.
+    """
+    if isinstance(body, str):
+        return body, False
+    if not isinstance(body, Mapping):
+        return None, False
+    parts: list[str] = []
+    challenge = False
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        code, message = error.get("code"), error.get("message")
+        parts.append(": ".join(str(p) for p in (code, message) if p))
+    elif isinstance(error, str) and not body.get("title"):
+        parts.append(error)
+    title = body.get("title")
+    if isinstance(title, str) and title:
+        parts.append(title)
+    errors = body.get("errors")
+    if isinstance(errors, Sequence) and not isinstance(errors, str):
+        for item in errors:
+            if isinstance(item, Mapping):
+                if item.get("code") == "bot-need-challenge":
+                    challenge = True
+                text = item.get("detail") or item.get("message") or item.get("title")
+                target = item.get("target")
+                code = item.get("code")
+                piece = str(text) if text else str(code or "")
+                if target:
+                    piece = f"{target}: {piece}"
+                if piece:
+                    parts.append(piece)
+            elif isinstance(item, str):
+                parts.append(item)
+    data = body.get("data")
+    fields = data.get("fields") if isinstance(data, Mapping) else None
+    if isinstance(fields, Mapping):
+        for name, problems in fields.items():
+            texts = problems if isinstance(problems, list) else [problems]
+            parts.append(f"{name}: " + "; ".join(str(t) for t in texts))
+    if not parts:
+        for key in ("message", "detail", "error_description"):
+            if isinstance(body.get(key), str):
+                parts.append(body[key])
+                break
+    return ("; ".join(p for p in parts if p) or None), challenge
+
+
+def backmarket_error(method: str, path: str, response: httpx.Response) -> APIError:
+    """The SDK error for a Back Market error answer (any envelope, HTML or plain text).
+
+    A 403 that is an HTML page or a ``bot-need-challenge`` is the Cloudflare firewall
+    (:class:`FirewallBlockedError`), not a permissions problem; its ``request_id`` is the
+    ``cf-ray`` header, which is what Back Market support asks for.
+    """
+    status = response.status_code
+    body = _decode_json(response)
+    html = body is None and _looks_like_html(response)
+    message, challenge = _backmarket_message(body)
+    if message is None:
+        if html:
+            message = (
+                "blocked by Back Market's firewall (HTML page)"
+                if status == 403
+                else ("HTML error page")
+            )
+        elif response.content and body is None:
+            message = response.text
+        else:
+            message = response.reason_phrase or "error"
+    request_id = None
+    if isinstance(body, Mapping) and isinstance(body.get("requestId"), str):
+        request_id = body["requestId"]
+    request_id = request_id or response.headers.get("cf-ray")
+    cls = _status_class(status)
+    if status == 403 and (html or challenge):
+        cls = FirewallBlockedError
+        message = (
+            f"{_short(message)} (Cloudflare firewall: check the User-Agent, and give the "
+            "cf-ray id to your Back Market contact)"
+        )
+    if status == 404 and path.rstrip("/") == "/ws/orders":
+        message = f"{message} (on the order list this means the webservices are unavailable)"
+    return cls(
+        _short(message),
+        api="Back Market",
+        method=method,
+        path=path,
+        status_code=status,
+        request_id=request_id,
+        response=response,
+        details=body,
+        retry_after=server_wait(response.headers, None) if status == 429 else None,
+    )
+
+
+def _get_ci(body: Mapping[str, Any], name: str) -> Any:
+    lowered = name.lower()
+    for key, value in body.items():
+        if isinstance(key, str) and key.lower() == lowered:
+            return value
+    return None
+
+
+def shipstation_error(method: str, path: str, response: httpx.Response) -> APIError:
+    """The SDK error for a ShipStation answer: ``Message``/``message``, ``ExceptionMessage``
+    and ``ModelState``, matched case-insensitively (ASP.NET Web API shapes)."""
+    status = response.status_code
+    body = _decode_json(response)
+    parts: list[str] = []
+    if isinstance(body, Mapping):
+        for key in ("Message", "ExceptionMessage"):
+            value = _get_ci(body, key)
+            if isinstance(value, str) and value:
+                parts.append(value)
+        model_state = _get_ci(body, "ModelState")
+        if isinstance(model_state, Mapping):
+            for name, problems in model_state.items():
+                texts = problems if isinstance(problems, list) else [problems]
+                parts.append(f"{name}: " + "; ".join(str(t) for t in texts))
+    elif isinstance(body, str):
+        parts.append(body)
+    if not parts:
+        if response.content and body is None and not _looks_like_html(response):
+            parts.append(response.text)
+        else:
+            parts.append(response.reason_phrase or "error")
+    return _status_class(status)(
+        _short(" ".join(parts)),
+        api="ShipStation",
+        method=method,
+        path=path,
+        status_code=status,
+        request_id=response.headers.get("x-request-id"),
+        response=response,
+        details=body,
+        retry_after=server_wait(response.headers, None) if status == 429 else None,
+    )
+
+
+def transport_error(api: str, method: str, path: str, exc: Exception) -> APIConnectionError:
+    """The SDK error for an answer that never came. The message names the failure kind only:
+    httpx messages can carry the full URL, whose query may hold buyers' names."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        return APITimeoutError(f"{kind} (no answer in time)", api=api, method=method, path=path)
+    return APIConnectionError(
+        f"connection failed ({type(exc).__name__})", api=api, method=method, path=path
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The core shared by both clients and both modes
+# --------------------------------------------------------------------------------------
+
+
+class _Core:
+    """Configuration and the pure steps of a call; subclasses add the sync or async loop."""
+
+    def __init__(
+        self,
+        *,
+        api: ApiName,
+        base_url: str,
+        headers: Mapping[str, str],
+        authorization: Secret,
+        limiter: Limiter,
+        retry_policy: RetryPolicy,
+        error_mapper: Callable[[str, str, httpx.Response], APIError],
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.api: ApiName = api
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._authorization = authorization
+        self.limiter = limiter
+        self.retry_policy = retry_policy
+        self._error_mapper = error_mapper
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self.last_response: httpx.Response | None = None
+        """The most recent HTTP answer (status, headers), for callers who want to look."""
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def headers(self) -> dict[str, str]:
+        headers = dict(self._headers)
+        headers["Authorization"] = self._authorization.reveal()
+        return headers
+
+    def build(self, http: httpx.Client | httpx.AsyncClient, request: Request[Any]) -> httpx.Request:
+        return http.build_request(
+            request.method,
+            self.url(request.path),
+            params=list(request.params) or None,
+            json=request.json if request.files is None else None,
+            data=request.json if request.files is not None else None,
+            files=request.files,
+            headers=self.headers(),
+        )
+
+    def log(self, request: Request[Any], status: int | str, started: float, attempt: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            names = "&".join(f"{k}=" for k, _ in request.params)
+            where = f"{request.path}?{names}" if names else request.path
+            elapsed = (self.clock.monotonic() - started) * 1000
+            logger.debug(
+                "%s %s %s -> %s in %.1f ms (attempt %d)",
+                self.api,
+                request.method,
+                where,
+                status,
+                elapsed,
+                attempt,
+            )
+
+    def result(self, request: Request[T], response: httpx.Response) -> T:
+        self.last_response = response
+        return request.parse(_decode_json(response))
+
+    def decide(
+        self,
+        request: Request[Any],
+        attempt: int,
+        *,
+        response: httpx.Response | None = None,
+        error: BaseException | None = None,
+    ) -> RetryDecision | None:
+        return decide_retry(
+            self.retry_policy,
+            method=request.method,
+            idempotent=request.idempotent,
+            attempt=attempt,
+            status=None if response is None else response.status_code,
+            error=error,
+            headers=None if response is None else response.headers,
+            rand=self._rng.random(),
+            now=self.clock.now(),
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api={self.api!r}, base_url={self.base_url!r})"
+
+
+class SyncCore(_Core):
+    """The blocking loop: one long-lived :class:`httpx.Client`."""
+
+    def __init__(self, *, http_client: httpx.Client, owns_http_client: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.http = http_client
+        self._owns_http_client = owns_http_client
+
+    def send(self, request: Request[T]) -> T:
+        """Run ``request`` through throttle, retry and error policy; return its parsed result."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.clock.sleep(self.limiter.reserve())
+            started = self.clock.monotonic()
+            try:
+                response = self.http.send(self.build(self.http, request))
+            except httpx.HTTPError as exc:
+                self.log(request, type(exc).__name__, started, attempt)
+                failure: Exception = transport_error(self.api, request.method, request.path, exc)
+                decision = self.decide(request, attempt, error=exc)
+                if decision is None:
+                    raise failure from None
+            else:
+                self.log(request, response.status_code, started, attempt)
+                self.limiter.observe(response.status_code, response.headers)
+                if response.is_success:
+                    return self.result(request, response)
+                self.last_response = response
+                failure = self._error_mapper(request.method, request.path, response)
+                decision = self.decide(request, attempt, response=response)
+                if decision is None:
+                    raise failure
+            self.clock.sleep(decision.wait)
+            if not decision.blind_resend_ok:
+                if request.recheck is None:
+                    raise failure
+                confirmed = request.recheck.confirm(self.send(request.recheck.request))
+                if confirmed is not None:
+                    return confirmed
+
+    def close(self) -> None:
+        """Close the HTTP connections (only if this client created them)."""
+        if self._owns_http_client:
+            self.http.close()
+
+
+class AsyncCore(_Core):
+    """The asyncio loop: one long-lived :class:`httpx.AsyncClient`."""
+
+    def __init__(
+        self, *, http_client: httpx.AsyncClient, owns_http_client: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.http = http_client
+        self._owns_http_client = owns_http_client
+
+    async def send(self, request: Request[T]) -> T:
+        """Run ``request`` through throttle, retry and error policy; return its parsed result."""
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.clock.asleep(self.limiter.reserve())
+            started = self.clock.monotonic()
+            try:
+                response = await self.http.send(self.build(self.http, request))
+            except httpx.HTTPError as exc:
+                self.log(request, type(exc).__name__, started, attempt)
+                failure: Exception = transport_error(self.api, request.method, request.path, exc)
+                decision = self.decide(request, attempt, error=exc)
+                if decision is None:
+                    raise failure from None
+            else:
+                self.log(request, response.status_code, started, attempt)
+                self.limiter.observe(response.status_code, response.headers)
+                if response.is_success:
+                    return self.result(request, response)
+                self.last_response = response
+                failure = self._error_mapper(request.method, request.path, response)
+                decision = self.decide(request, attempt, response=response)
+                if decision is None:
+                    raise failure
+            await self.clock.asleep(decision.wait)
+            if not decision.blind_resend_ok:
+                if request.recheck is None:
+                    raise failure
+                confirmed = request.recheck.confirm(await self.send(request.recheck.request))
+                if confirmed is not None:
+                    return confirmed
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (only if this client created them)."""
+        if self._owns_http_client:
+            await self.http.aclose()
+
+
+# --------------------------------------------------------------------------------------
+# Pagination
+# --------------------------------------------------------------------------------------
+
+NextPage = Callable[[Request[P], P, int], "Request[P] | None"]
+"""Given the request of a page, the page, and how many items were seen so far (this page
+included), the request of the next page or ``None`` at the end."""
+
+
+class Paginator(Generic[P, I]):
+    """A lazy iterator over every item of a paginated list; pages are fetched as needed.
+
+    Iterate it for items, or call :meth:`pages` for the page objects (counts, links).
+    """
+
+    def __init__(
+        self,
+        send: Callable[[Request[P]], P],
+        first: Request[P],
+        items: Callable[[P], Sequence[I]],
+        next_page: NextPage[P],
+    ) -> None:
+        self._send = send
+        self._first = first
+        self._items = items
+        self._next_page = next_page
+
+    def pages(self) -> Iterator[P]:
+        """Each page, fetched when the previous one has been consumed."""
+        request: Request[P] | None = self._first
+        seen = 0
+        while request is not None:
+            page = self._send(request)
+            seen += len(self._items(page))
+            yield page
+            request = self._next_page(request, page, seen)
+
+    def __iter__(self) -> Iterator[I]:
+        for page in self.pages():
+            yield from self._items(page)
+
+
+class AsyncPaginator(Generic[P, I]):
+    """The ``async for`` twin of :class:`Paginator`."""
+
+    def __init__(
+        self,
+        send: Callable[[Request[P]], Awaitable[P]],
+        first: Request[P],
+        items: Callable[[P], Sequence[I]],
+        next_page: NextPage[P],
+    ) -> None:
+        self._send = send
+        self._first = first
+        self._items = items
+        self._next_page = next_page
+
+    async def pages(self) -> AsyncIterator[P]:
+        """Each page, fetched when the previous one has been consumed."""
+        request: Request[P] | None = self._first
+        seen = 0
+        while request is not None:
+            page = await self._send(request)
+            seen += len(self._items(page))
+            yield page
+            request = self._next_page(request, page, seen)
+
+    async def __aiter__(self) -> AsyncIterator[I]:
+        async for page in self.pages():
+            for item in self._items(page):
+                yield item
