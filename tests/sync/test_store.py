@@ -1,0 +1,134 @@
+"""The SQLite state store: persistence across connections, transactions, records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from backmarket_shipstation.sync.store import OrderRecord, SQLiteStore, WriteRecord
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _order(bm_order_id: int, status: str = "awaiting_shipment") -> OrderRecord:
+    return OrderRecord(
+        account="eu",
+        bm_order_id=bm_order_id,
+        order_key=f"backmarket-eu-{bm_order_id}",
+        ss_order_id=1000 + bm_order_id,
+        digest="abc",
+        ss_status=status,
+        updated_at=T0,
+    )
+
+
+def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with SQLiteStore(path) as store, store.transaction():
+        store.set_cursor("eu", "import", T0)
+        store.put_order(_order(1))
+        store.put_write(
+            WriteRecord(
+                account="eu",
+                bm_order_id=1,
+                key="ship",
+                status="pending",
+                source="s:1",
+                updated_at=T0,
+            )
+        )
+    with SQLiteStore(path) as reopened:
+        assert reopened.get_cursor("eu", "import") == T0
+        assert reopened.get_cursor("us", "import") is None
+        assert reopened.get_order("eu", 1) == _order(1)
+        assert [w.key for w in reopened.pending_writes("eu")] == ["ship"]
+
+
+def test_a_failed_step_leaves_nothing_behind() -> None:
+    store = SQLiteStore(":memory:")
+
+    def step() -> None:
+        with store.transaction():
+            store.put_order(_order(1))
+            store.set_cursor("eu", "import", T0)
+            raise RuntimeError("crash in the middle of a step")
+
+    with pytest.raises(RuntimeError):
+        step()
+    assert store.get_order("eu", 1) is None
+    assert store.get_cursor("eu", "import") is None
+
+
+def test_nested_transactions_commit_once_with_the_outermost() -> None:
+    store = SQLiteStore(":memory:")
+
+    def step() -> None:
+        with store.transaction():
+            with store.transaction():
+                store.put_order(_order(1))
+            raise RuntimeError("outer step fails after the inner one finished")
+
+    with pytest.raises(RuntimeError):
+        step()
+    assert store.get_order("eu", 1) is None
+
+
+def test_upserts_replace_and_open_orders_filter_by_status() -> None:
+    store = SQLiteStore(":memory:")
+    store.put_order(_order(1))
+    store.put_order(_order(2, status="shipped"))
+    store.put_order(_order(3, status="on_hold"))
+    store.put_order(_order(1, status="cancelled"))
+    assert [o.bm_order_id for o in store.open_orders("eu")] == [3]
+    assert store.open_orders("us") == []
+
+
+def test_writes_move_from_pending_to_done() -> None:
+    store = SQLiteStore(":memory:")
+    pending = WriteRecord(
+        account="eu",
+        bm_order_id=7,
+        key="accept:SKU-1",
+        status="pending",
+        source="import",
+        updated_at=T0,
+    )
+    store.put_write(pending)
+    store.put_write(WriteRecord(**{**_fields(pending), "status": "done"}))
+    assert store.pending_writes("eu") == []
+    done = store.get_write("eu", 7, "accept:SKU-1")
+    assert done is not None
+    assert done.status == "done"
+
+
+def test_failures_count_attempts_and_clear() -> None:
+    store = SQLiteStore(":memory:")
+    store.record_failure("eu", "notify", "42", "no IMEI for line 1", T0)
+    store.record_failure("eu", "notify", "42", "IMEI fails the check digit", T0 + timedelta(1))
+    store.record_failure("us", "import", "43", "no shipping address", T0)
+    (failure,) = store.failures("eu")
+    assert failure.attempts == 2
+    assert failure.reason == "IMEI fails the check digit"
+    assert failure.first_seen == T0
+    assert len(store.failures()) == 2
+    store.clear_failure("eu", "notify", "42")
+    assert [f.ref for f in store.failures()] == ["43"]
+
+
+def test_naive_datetimes_are_refused() -> None:
+    store = SQLiteStore(":memory:")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.set_cursor("eu", "import", datetime(2026, 1, 1))
+
+
+def _fields(record: WriteRecord) -> dict[str, object]:
+    return {
+        "account": record.account,
+        "bm_order_id": record.bm_order_id,
+        "key": record.key,
+        "status": record.status,
+        "source": record.source,
+        "updated_at": record.updated_at,
+    }
