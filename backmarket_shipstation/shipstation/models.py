@@ -25,6 +25,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import attrs
+
 from .._convert import DatetimeCodec, Model, ModelConverter, TextEnum, extras_field, model, wire
 
 __all__ = [
@@ -541,8 +543,9 @@ class Label(ShipStationModel):
     shipment_cost: Decimal | None = None
     insurance_cost: Decimal | None = None
     tracking_number: str | None = None
-    label_data: str | None = None
-    form_data: str | None = None
+    # Base64 documents, often hundreds of kilobytes: kept out of repr to keep logs readable.
+    label_data: str | None = attrs.field(default=None, repr=False)
+    form_data: str | None = attrs.field(default=None, repr=False)
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -622,8 +625,8 @@ class Shipment(ShipStationModel):
     insurance_options: InsuranceOptions | None = None
     advanced_options: AdvancedOptions | None = None
     shipment_items: tuple[ShipmentItem, ...] | None = None
-    label_data: str | None = None
-    form_data: str | None = None
+    label_data: str | None = attrs.field(default=None, repr=False)
+    form_data: str | None = attrs.field(default=None, repr=False)
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -805,7 +808,8 @@ class Webhook(ShipStationModel):
     store_id: int | None = wire("StoreID")
     hook_type: WebhookEvent | None = None
     message_format: str | None = None
-    url: str | None = None
+    # Hidden from repr: the target URL is where a subscriber puts its shared secret token.
+    url: str | None = attrs.field(default=None, repr=False)
     name: str | None = None
     bulk_copy_batch_id: str | None = wire("BulkCopyBatchID")
     bulk_copy_record_id: str | None = wire("BulkCopyRecordID")
@@ -844,7 +848,8 @@ class WebhookSubscription(ShipStationModel):
 
     __wire_naming__: ClassVar[str] = "snake"
 
-    target_url: str
+    # Hidden from repr: the target URL is where a subscriber puts its shared secret token.
+    target_url: str = attrs.field(repr=False)
     event: WebhookEvent
     store_id: int | None = None
     friendly_name: str | None = None
