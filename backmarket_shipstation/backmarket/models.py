@@ -211,12 +211,19 @@ class DeliveryMode(TextEnum):
 # --------------------------------------------------------------------------------------
 
 
+def _private() -> Any:
+    """An optional text field kept out of ``repr()`` (buyer contact data)."""
+    return attrs.field(default=None, repr=False)
+
+
 @model
 class Address(BackMarketModel):
     """A shipping or billing address (backmarket.md §4.3; snake_case on the wire).
 
     Before acceptance (order state 1) the name, postal code and phone may be empty strings:
-    read them as "not revealed yet", not as a broken address.
+    read them as "not revealed yet", not as a broken address. The phone, e-mail and ID number
+    are left out of ``repr()`` so that logging an order does not spread the buyer's contact
+    data; they are still in the fields and in ``to_dict()``.
     """
 
     company: str | None = None
@@ -235,9 +242,10 @@ class Address(BackMarketModel):
     """US state. UNCONFIRMED key: no source shows the real one; the simulator emits this."""
     country: str | None = None
     """ISO 3166-1 alpha-2, e.g. ``FR``."""
-    phone: str | None = None
-    email: str | None = None
-    customer_id_number: str | None = None
+    phone: str | None = _private()
+    email: str | None = _private()
+    customer_id_number: str | None = _private()
+    """A buyer identity or tax number where the market requires one (undocumented use)."""
     extras: Mapping[str, Any] = extras_field()
 
 

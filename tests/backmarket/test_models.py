@@ -658,3 +658,14 @@ def test_corrupted_valid_orders_raise_only_payload_errors(
         return
     # Whatever parsed must write back without error.
     json.dumps(order.to_dict())
+
+
+def test_buyer_contact_data_stays_out_of_reprs() -> None:
+    order = Order.from_dict(load("order_us_multiline.json"))
+    text = repr(order)
+    assert "Jordan" in text  # the rest of the address is there to debug with
+    for secret in ("+14155550123", "j.lee.x1y2@relay.example"):
+        assert secret not in text
+    assert order.shipping_address is not None
+    assert order.shipping_address.phone == "+14155550123"
+    assert order.to_dict()["shipping_address"]["email"] == "j.lee.x1y2@relay.example"
