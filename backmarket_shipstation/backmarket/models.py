@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from .._convert import (
+    BLANK_IS_NONE,
     UTC,
     CodeEnum,
     DatetimeCodec,
@@ -27,7 +28,6 @@ from .._convert import (
     TextEnum,
     extras_field,
     model,
-    wire,
 )
 
 __all__ = [
@@ -211,6 +211,16 @@ class DeliveryMode(TextEnum):
 # --------------------------------------------------------------------------------------
 
 
+def _blank() -> Any:
+    """An optional field where ``""`` on the wire means absent.
+
+    Read as ``None``; the ``""`` is kept in ``extras`` so ``to_dict()`` writes it back. Used for
+    the identifiers (documented as ``""`` when unset) and, defensively, for dates and amounts,
+    where ``""`` cannot be a value: an order should not fail to import over an empty date.
+    """
+    return attrs.field(default=None, metadata={BLANK_IS_NONE: True})
+
+
 def _private() -> Any:
     """An optional text field kept out of ``repr()`` (buyer contact data)."""
     return attrs.field(default=None, repr=False)
@@ -254,7 +264,7 @@ class OrderLine(BackMarketModel):
     """One line of an order (backmarket.md §4.2). ``id`` is the orderline id of the PATCH call."""
 
     id: int
-    date_creation: datetime | None = None
+    date_creation: datetime | None = _blank()
     state: OrderLineState | None = None
     listing: str | None = None
     """The seller SKU (a string, not a listing object)."""
@@ -263,23 +273,23 @@ class OrderLine(BackMarketModel):
     product_id: int | None = None
     brand: str | None = None
     quantity: int | None = None
-    price: Decimal | None = None
+    price: Decimal | None = _blank()
     """Price incl. taxes and warranty, excl. shipping (unit or line total: UNCONFIRMED)."""
-    shipping_price: Decimal | None = None
+    shipping_price: Decimal | None = _blank()
     shipping_delay: int | None = None
     """Hours."""
     shipper: str | None = None
     currency: str | None = None
-    return_reason: ReturnReason | None = wire("return_reason", blank_is_none=True)
+    return_reason: ReturnReason | None = _blank()
     return_message: str | None = None
-    orderline_fee: Decimal | None = None
+    orderline_fee: Decimal | None = _blank()
     """Back Market's commission."""
-    sales_taxes: Decimal | None = None
+    sales_taxes: Decimal | None = _blank()
     backcare: bool | None = None
     backcare_price: int | None = None
     """In cents."""
-    imei: str | None = wire("imei", blank_is_none=True)
-    serial_number: str | None = wire("serial_number", blank_is_none=True)
+    imei: str | None = _blank()
+    serial_number: str | None = _blank()
     condition: Condition | None = None
     extras: Mapping[str, Any] = extras_field()
 
@@ -296,12 +306,12 @@ class Order(BackMarketModel):
     order_id: int
     merchant_id: int | None = None
     state: OrderState | None = None
-    date_creation: datetime | None = None
-    date_modification: datetime | None = None
-    date_payment: datetime | None = None
-    date_shipping: datetime | None = None
-    expected_dispatch_date: datetime | None = None
-    date_bill_provided: datetime | None = None
+    date_creation: datetime | None = _blank()
+    date_modification: datetime | None = _blank()
+    date_payment: datetime | None = _blank()
+    date_shipping: datetime | None = _blank()
+    expected_dispatch_date: datetime | None = _blank()
+    date_bill_provided: datetime | None = _blank()
     shipping_address: Address | None = None
     billing_address: Address | None = None
     delivery_note: str | None = None
@@ -314,9 +324,9 @@ class Order(BackMarketModel):
     is_backship: bool | None = None
     delivery_mode: DeliveryMode | None = None
     orderlines: tuple[OrderLine, ...] | None = None
-    price: Decimal | None = None
+    price: Decimal | None = _blank()
     """Order total incl. taxes, excl. shipping."""
-    shipping_price: Decimal | None = None
+    shipping_price: Decimal | None = _blank()
     currency: str | None = None
     country_code: str | None = None
     """The market the order came from, e.g. ``fr-fr``."""
@@ -324,7 +334,7 @@ class Order(BackMarketModel):
     psp_reference: str | None = None
     installment_payment: bool | None = None
     payment_method: str | None = None
-    sales_taxes: Decimal | None = None
+    sales_taxes: Decimal | None = _blank()
     extras: Mapping[str, Any] = extras_field()
 
     @property

@@ -260,6 +260,22 @@ def test_false_zero_and_empty_text_are_kept() -> None:
     assert Order.from_dict(payload, strict=True).to_dict() == payload
 
 
+def test_empty_dates_and_amounts_read_as_absent_and_written_back() -> None:
+    payload = {
+        "order_id": 4,
+        "date_shipping": "",
+        "date_bill_provided": "",
+        "sales_taxes": "",
+        "orderlines": [{"id": 1, "price": "", "return_reason": "", "imei": ""}],
+    }
+    order = Order.from_dict(payload, strict=True)
+    assert order.date_shipping is None
+    assert order.date_bill_provided is None
+    assert order.sales_taxes is None
+    assert order.lines[0].price is None
+    assert order.to_dict() == payload
+
+
 def test_nulls_are_read_as_none_and_written_back_as_null() -> None:
     payload = {"order_id": 3, "date_shipping": None, "paypal_reference": None}
     order = Order.from_dict(payload, strict=True)
@@ -505,7 +521,7 @@ junk = st.recursive(
 _ints = st.integers(min_value=-(2**63), max_value=2**63)
 _codes = st.integers(min_value=-5, max_value=40)
 _text = st.text(max_size=12)
-_money = st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str)
+_money = st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str) | st.just("")
 
 
 def _canonical_rfc3339(moment: datetime) -> str:
@@ -516,7 +532,7 @@ def _canonical_rfc3339(moment: datetime) -> str:
 
 _datetimes = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-).map(_canonical_rfc3339)
+).map(_canonical_rfc3339) | st.just("")
 
 
 def _payload(required: dict[str, Any], optional: dict[str, Any]) -> Any:
