@@ -1,0 +1,72 @@
+"""The pure mapping between Back Market and ShipStation: no I/O, no clock, no globals.
+
+- :func:`to_shipstation_order`: a Back Market order → the ShipStation order to upsert.
+- :class:`StatusMap`: order statuses both ways, derived from the order lines.
+- :func:`parse_device_identifiers`: IMEIs and serial numbers from ShipStation Internal Notes.
+- :func:`to_shipment_notification`: a ShipStation label or fulfillment → a
+  :class:`ShipmentNotification`.
+- :func:`to_backmarket_updates`: a notification → the Back Market writes that report it.
+
+See docs/mapping.md for every rule with a before/after example.
+"""
+
+from .carriers import (
+    BACKMARKET_SHIPPERS,
+    DEFAULT_CARRIER_MAP,
+    OTHER_SHIPPER,
+    CarrierMap,
+    ShipperChoice,
+    tracking_url_for,
+)
+from .identifiers import (
+    AssignedIdentifiers,
+    DeviceIdentifier,
+    IdentifiableLine,
+    IdentifierKind,
+    assign_device_identifiers,
+    every_single_unit_line,
+    is_valid_imei,
+    parse_device_identifiers,
+)
+from .notification import (
+    LineIdentifiers,
+    NotificationItem,
+    NotificationSource,
+    NotificationStatus,
+    ShipmentNotification,
+)
+from .orders import CatalogProduct, order_key_for, seller_notes, to_shipstation_order
+from .plan import to_backmarket_updates
+from .shipments import backmarket_order_id, to_shipment_notification
+from .status import DEFAULT_STATUS_MAP, StatusMap
+
+__all__ = [
+    "BACKMARKET_SHIPPERS",
+    "DEFAULT_CARRIER_MAP",
+    "DEFAULT_STATUS_MAP",
+    "OTHER_SHIPPER",
+    "AssignedIdentifiers",
+    "CarrierMap",
+    "CatalogProduct",
+    "DeviceIdentifier",
+    "IdentifiableLine",
+    "IdentifierKind",
+    "LineIdentifiers",
+    "NotificationItem",
+    "NotificationSource",
+    "NotificationStatus",
+    "ShipmentNotification",
+    "ShipperChoice",
+    "StatusMap",
+    "assign_device_identifiers",
+    "backmarket_order_id",
+    "every_single_unit_line",
+    "is_valid_imei",
+    "order_key_for",
+    "parse_device_identifiers",
+    "seller_notes",
+    "to_backmarket_updates",
+    "to_shipment_notification",
+    "to_shipstation_order",
+    "tracking_url_for",
+]

@@ -1,0 +1,474 @@
+"""Order import: a Back Market order → the ShipStation order to send to createorder(s).
+
+Every row of the seed's import list is carried (see docs/mapping.md for each rule with an
+example): order number and a stable upsert key, dates as the same instants, the Ship To
+address (required), customer email and phones, bill-to, the shipping method the buyer chose,
+payment method, shipping, taxes, amount paid, one item per order line with its options,
+catalog weights and stock locations, a discount line, the gift flag, internal notes with what
+a packer needs. When the order already exists in ShipStation, the seller's own edits there
+(their internal notes with the IMEIs, tags, carrier choice, weights...) are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from .._convert import UTC
+from ..backmarket.models import Address as BackMarketAddress
+from ..backmarket.models import Condition, DeliveryMode, OrderLine, OrderLineState
+from ..backmarket.models import Order as BackMarketOrder
+from ..errors import MappingError, MissingShipToAddressError, UnknownStatusError
+from ..shipstation.models import Address as ShipStationAddress
+from ..shipstation.models import (
+    AdvancedOptions,
+    ItemOption,
+    OrderItem,
+    OrderStatus,
+    Weight,
+    WeightUnit,
+)
+from ..shipstation.models import Order as ShipStationOrder
+from ._util import field_names, replace
+from .identifiers import SDK_NOTE_PREFIX
+from .status import DEFAULT_STATUS_MAP, StatusMap
+
+__all__ = [
+    "COUNTRIES_WITHOUT_POSTAL_CODES",
+    "DEFAULT_ORDER_KEY_PREFIX",
+    "DISCOUNT_LINE_KEY",
+    "ORDER_SOURCE",
+    "CatalogProduct",
+    "order_key_for",
+    "seller_notes",
+    "to_shipstation_order",
+]
+
+DEFAULT_ORDER_KEY_PREFIX = "backmarket-"
+ORDER_SOURCE = "Back Market"
+"""``advancedOptions.source`` of every imported order."""
+DISCOUNT_LINE_KEY = "discount"
+"""``lineItemKey`` of the adjustment line that carries an order's discount."""
+
+COUNTRIES_WITHOUT_POSTAL_CODES: frozenset[str] = frozenset(
+    {
+        "AE", "AG", "AO", "AW", "BF", "BI", "BJ", "BO", "BS", "BW", "BZ", "CD", "CF", "CG",
+        "CI", "CK", "CM", "DJ", "DM", "ER", "FJ", "GA", "GD", "GH", "GM", "GQ", "GY", "HK",
+        "IE", "JM", "KI", "KM", "KN", "KP", "LC", "ML", "MO", "MR", "MW", "NR", "NU", "QA",
+        "RW", "SB", "SC", "SL", "SR", "ST", "SY", "TD", "TG", "TK", "TL", "TO", "TT", "TV",
+        "UG", "VU", "YE", "ZW",
+    }
+)  # fmt: skip
+"""ISO countries where an address needs no postal code (Ireland's Eircode is optional)."""
+
+_CONDITION_NAMES = {
+    Condition.PREMIUM: "Premium",
+    Condition.EXCELLENT: "Excellent",
+    Condition.GOOD: "Good",
+    Condition.FAIR: "Fair",
+}
+
+# Lines that will never be packed: they do not become items unless the whole order is off.
+_NOT_TO_PACK = frozenset(
+    {
+        OrderLineState.CANCELLED,
+        OrderLineState.REFUNDED_BEFORE_SHIPPING,
+        OrderLineState.NOT_PAID,
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class CatalogProduct:
+    """What the seller's own catalog knows about a SKU, for the packer.
+
+    Back Market sends no weights nor stock locations: pass them per SKU to
+    :func:`to_shipstation_order` to fill the item weight (per unit), the warehouse location,
+    extra item options and the total order weight.
+    """
+
+    weight: Weight | None = None
+    """Weight of ONE unit (ShipStation item weights are per unit)."""
+    warehouse_location: str | None = None
+    """Where the unit is stored, e.g. ``"Aisle 3, Shelf A, Bin 5"``."""
+    options: Mapping[str, str] = attrs.field(factory=dict)
+    """Extra item options shown on packing slips, e.g. ``{"Colour": "Midnight"}``."""
+
+
+def order_key_for(order_id: int, *, prefix: str = DEFAULT_ORDER_KEY_PREFIX) -> str:
+    """The ShipStation ``orderKey`` of a Back Market order: the same on every import.
+
+    createorder upserts on ``orderKey``, so a re-import updates the order instead of
+    duplicating it. Give each Back Market account (or region) its own prefix when several
+    feed the same ShipStation account, since order ids are only unique within a platform.
+    """
+    return f"{prefix}{order_id}"
+
+
+def seller_notes(internal_notes: str | None) -> str:
+    """The part of ShipStation internal notes the seller wrote (the SDK's own lines removed)."""
+    if not internal_notes:
+        return ""
+    kept = [
+        line for line in internal_notes.splitlines() if not line.strip().startswith(SDK_NOTE_PREFIX)
+    ]
+    return "\n".join(kept).strip("\n")
+
+
+def _blank(value: str | None) -> str | None:
+    """Back Market sends ``""`` for an unset text: read it as absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _person_name(address: BackMarketAddress) -> str | None:
+    parts = [_blank(address.first_name), _blank(address.last_name)]
+    return " ".join(part for part in parts if part) or None
+
+
+def _missing_ship_to_fields(address: BackMarketAddress | None) -> list[str]:
+    if address is None:
+        return ["shipping_address"]
+    missing = []
+    if _person_name(address) is None:
+        missing.extend(["first_name", "last_name"])
+    if _blank(address.street) is None:
+        missing.append("street")
+    if _blank(address.city) is None:
+        missing.append("city")
+    country = _blank(address.country)
+    if country is None:
+        missing.append("country")
+    needs_postal_code = country is None or country.upper() not in COUNTRIES_WITHOUT_POSTAL_CODES
+    if needs_postal_code and _blank(address.postal_code) is None:
+        missing.append("postal_code")
+    return missing
+
+
+def _to_address(address: BackMarketAddress) -> ShipStationAddress:
+    country = _blank(address.country)
+    return ShipStationAddress(
+        name=_person_name(address),
+        company=_blank(address.company),
+        street1=_blank(address.street),
+        street2=_blank(address.street2),
+        city=_blank(address.city),
+        state=_blank(address.state_or_province),
+        postal_code=_blank(address.postal_code),
+        country=country.upper() if country else None,
+        phone=_blank(address.phone),
+    )
+
+
+def _merge_address(
+    fresh: ShipStationAddress, existing: ShipStationAddress | None
+) -> ShipStationAddress:
+    """The Back Market address, keeping what ShipStation added (verification, residential...).
+
+    A field the seller corrected in ShipStation is overwritten: the buyer's address on Back
+    Market is the truth. Fields Back Market does not send survive.
+    """
+    if existing is None:
+        return fresh
+    changes = {
+        name: getattr(fresh, name)
+        for name in field_names(ShipStationAddress)
+        if getattr(fresh, name) is not None
+    }
+    return replace(existing, **changes)
+
+
+def _line_options(line: OrderLine, product: CatalogProduct | None) -> tuple[ItemOption, ...]:
+    options: list[ItemOption] = []
+    if line.condition is not None:
+        grade = _CONDITION_NAMES.get(line.condition, f"code {int(line.condition)}")
+        options.append(ItemOption(name="Condition", value=grade))
+    if _blank(line.brand):
+        options.append(ItemOption(name="Brand", value=line.brand))
+    if line.backcare:
+        options.append(ItemOption(name="Backcare", value="yes"))
+    if product is not None:
+        options.extend(
+            ItemOption(name=name, value=value) for name, value in product.options.items()
+        )
+    return tuple(options)
+
+
+def _lookup(catalog: Mapping[str, CatalogProduct] | None, sku: str | None) -> CatalogProduct | None:
+    if not catalog or sku is None:
+        return None
+    found = catalog.get(sku)
+    if found is not None:
+        return found
+    # Back Market SKUs are case-insensitive (backmarket.md §5.5).
+    folded = sku.casefold()
+    for key, product in catalog.items():
+        if key.casefold() == folded:
+            return product
+    return None
+
+
+# Item fields that come from Back Market; on re-import the others keep their ShipStation value.
+_OWNED_ITEM_FIELDS = (
+    "line_item_key",
+    "sku",
+    "name",
+    "quantity",
+    "unit_price",
+    "shipping_amount",
+    "options",
+    "adjustment",
+)
+
+
+def _to_item(
+    line: OrderLine,
+    product: CatalogProduct | None,
+    existing: OrderItem | None,
+) -> OrderItem:
+    fresh = OrderItem(
+        line_item_key=str(line.id),
+        sku=line.listing,
+        name=_blank(line.product) or _blank(line.listing) or f"Back Market order line {line.id}",
+        quantity=line.quantity if line.quantity is not None else 1,
+        unit_price=line.price,
+        shipping_amount=line.shipping_price,
+        options=_line_options(line, product),
+        adjustment=False,
+        weight=product.weight if product is not None else None,
+        warehouse_location=product.warehouse_location if product is not None else None,
+    )
+    if existing is None:
+        return fresh
+    # Keep the weight and location the seller set in ShipStation unless the catalog has them.
+    changes = {name: getattr(fresh, name) for name in _OWNED_ITEM_FIELDS}
+    if fresh.weight is not None:
+        changes["weight"] = fresh.weight
+    if fresh.warehouse_location is not None:
+        changes["warehouse_location"] = fresh.warehouse_location
+    return replace(existing, **changes)
+
+
+def _total_weight(items: Iterable[OrderItem]) -> Weight | None:
+    """Σ unit weight * quantity, only when every physical item has a weight."""
+    weighed = [item for item in items if not item.adjustment]
+    if not weighed or any(item.weight is None for item in weighed):
+        return None
+    weights = [(item.weight, item.quantity or 1) for item in weighed if item.weight is not None]
+    units = {weight.units for weight, _ in weights}
+    if len(units) == 1:
+        unit = units.pop()
+        return Weight(value=sum((w.value * qty for w, qty in weights), Decimal(0)), units=unit)
+    grams = sum((w.in_grams() * qty for w, qty in weights), Decimal(0))
+    return Weight(value=grams.quantize(Decimal("0.01")), units=WeightUnit.GRAMS)
+
+
+def _discount_item(bm_order: BackMarketOrder, lines: Sequence[OrderLine]) -> OrderItem | None:
+    if bm_order.price is None or any(line.price is None for line in lines):
+        return None
+    lines_total = sum(
+        ((line.price or Decimal(0)) * (line.quantity or 1) for line in lines), Decimal(0)
+    )
+    difference = bm_order.price - lines_total
+    if difference >= 0:
+        return None
+    return OrderItem(
+        line_item_key=DISCOUNT_LINE_KEY,
+        sku=None,
+        name="Back Market discount",
+        quantity=1,
+        unit_price=difference,
+        adjustment=True,
+    )
+
+
+def _sdk_notes(bm_order: BackMarketOrder) -> list[str]:
+    notes = []
+    delivery_note = _blank(bm_order.delivery_note)
+    if delivery_note:
+        notes.append(f"{SDK_NOTE_PREFIX} Delivery note: {delivery_note}")
+    if bm_order.expected_dispatch_date is not None:
+        notes.append(
+            f"{SDK_NOTE_PREFIX} Expected dispatch: {_format_utc(bm_order.expected_dispatch_date)}"
+        )
+    if bm_order.is_backship is not None:
+        backship = "yes (Back Market provides the label)" if bm_order.is_backship else "no"
+        notes.append(f"{SDK_NOTE_PREFIX} Backship: {backship}")
+    if bm_order.delivery_mode is DeliveryMode.COLLECTION_POINT:
+        notes.append(f"{SDK_NOTE_PREFIX} Delivery to a collection point")
+    if _blank(bm_order.currency):
+        notes.append(f"{SDK_NOTE_PREFIX} Amounts in {bm_order.currency}")
+    return notes
+
+
+def _format_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _internal_notes(bm_order: BackMarketOrder, existing: ShipStationOrder | None) -> str | None:
+    lines = _sdk_notes(bm_order)
+    kept = seller_notes(existing.internal_notes) if existing is not None else ""
+    if kept:
+        lines.append(kept)
+    return "\n".join(lines) or None
+
+
+def _status(
+    bm_order: BackMarketOrder, status_map: StatusMap, existing: ShipStationOrder | None
+) -> OrderStatus:
+    status = status_map.status_of(bm_order)
+    if status is None:
+        raise UnknownStatusError(
+            "order state is not importable into ShipStation",
+            order_id=bm_order.order_id,
+            status=bm_order.state,
+        )
+    if (
+        existing is not None
+        and status is OrderStatus.AWAITING_SHIPMENT
+        and existing.order_status in (OrderStatus.ON_HOLD, OrderStatus.SHIPPED)
+    ):
+        # The seller put it on hold, or shipped it already: Back Market has not caught up.
+        return existing.order_status
+    return status
+
+
+def to_shipstation_order(
+    bm_order: BackMarketOrder,
+    *,
+    existing: ShipStationOrder | None = None,
+    store_id: int | None = None,
+    catalog: Mapping[str, CatalogProduct] | None = None,
+    status_map: StatusMap = DEFAULT_STATUS_MAP,
+    order_key_prefix: str = DEFAULT_ORDER_KEY_PREFIX,
+) -> ShipStationOrder:
+    """The ShipStation order for a Back Market order, ready for createorder(s).
+
+    ``existing`` is the order as ShipStation has it, when it was imported before: the result
+    is that order updated (same ``orderId``, the seller's internal notes, tags, carrier choice,
+    dimensions and other ShipStation-side edits kept), since createorder replaces the whole
+    order. ``store_id`` goes to ``advancedOptions.storeId`` (honoured on creation only).
+    ``catalog`` maps SKUs to weights, stock locations and extra options.
+
+    Raises :class:`~backmarket_shipstation.errors.MissingShipToAddressError` when the shipping
+    address is absent or lacks the name, street, city, country or (where the country uses
+    one) postal code, and :class:`~backmarket_shipstation.errors.UnknownStatusError` when the
+    order state is not importable (0, 10 and 8 by default).
+    """
+    order_id = bm_order.order_id
+    status = _status(bm_order, status_map, existing)
+    shipping = bm_order.shipping_address
+    missing = _missing_ship_to_fields(shipping)
+    if missing or shipping is None:
+        raise MissingShipToAddressError(order_id=order_id, missing_fields=missing)
+    order_date = bm_order.date_creation or bm_order.date_payment
+    if order_date is None:
+        raise MappingError("order has no creation date", order_id=order_id)
+
+    billing = bm_order.billing_address
+    ship_to = _to_address(shipping)
+    bill_to = _to_address(billing) if billing is not None else ShipStationAddress()
+    if bill_to.name is None:
+        bill_to = replace(bill_to, name=ship_to.name)
+    email = _blank(shipping.email) or (_blank(billing.email) if billing is not None else None)
+
+    all_lines = bm_order.lines
+    packed = [line for line in all_lines if line.state not in _NOT_TO_PACK]
+    # A fully cancelled order keeps its lines so that ShipStation shows what was cancelled.
+    item_lines = packed or list(all_lines)
+    existing_items = {
+        item.line_item_key: item for item in (existing.items or () if existing else ())
+    }
+    items = [
+        _to_item(line, _lookup(catalog, line.listing), existing_items.get(str(line.id)))
+        for line in item_lines
+    ]
+    discount = _discount_item(bm_order, item_lines)
+    if discount is not None:
+        previous = existing_items.get(DISCOUNT_LINE_KEY)
+        items.append(
+            replace(previous, unit_price=discount.unit_price, adjustment=True)
+            if previous is not None
+            else discount
+        )
+
+    amount_paid = None
+    if bm_order.price is not None:
+        amount_paid = bm_order.price + (bm_order.shipping_price or Decimal(0))
+
+    fresh = ShipStationOrder(
+        order_number=str(order_id),
+        order_key=order_key_for(order_id, prefix=order_key_prefix),
+        order_date=order_date,
+        payment_date=bm_order.date_payment,
+        ship_by_date=bm_order.expected_dispatch_date,
+        order_status=status,
+        customer_email=email,
+        customer_username=email,
+        bill_to=bill_to,
+        ship_to=ship_to,
+        items=tuple(items),
+        amount_paid=amount_paid,
+        tax_amount=bm_order.sales_taxes,
+        shipping_amount=bm_order.shipping_price,
+        customer_notes=None,
+        internal_notes=_internal_notes(bm_order, existing),
+        gift=False,
+        payment_method=_blank(bm_order.payment_method),
+        requested_shipping_service=_blank(bm_order.shipper_display),
+        weight=_total_weight(items),
+        advanced_options=AdvancedOptions(store_id=store_id, source=ORDER_SOURCE),
+    )
+    if existing is None:
+        return fresh
+    return _update_existing(existing, fresh)
+
+
+# Order fields that come from Back Market. On re-import every other field keeps its
+# ShipStation value: tags, carrier and service, package, dimensions, insurance, customs,
+# hold date, assigned user, and the order weight unless the catalog gives one.
+_OWNED_ORDER_FIELDS = (
+    "order_number",
+    "order_date",
+    "payment_date",
+    "ship_by_date",
+    "order_status",
+    "customer_email",
+    "customer_username",
+    "items",
+    "amount_paid",
+    "tax_amount",
+    "shipping_amount",
+    "customer_notes",
+    "internal_notes",
+    "gift",
+    "payment_method",
+    "requested_shipping_service",
+)
+
+
+def _update_existing(existing: ShipStationOrder, fresh: ShipStationOrder) -> ShipStationOrder:
+    changes = {name: getattr(fresh, name) for name in _OWNED_ORDER_FIELDS}
+    changes["bill_to"] = _merge_address(fresh.bill_to, existing.bill_to)
+    changes["ship_to"] = _merge_address(fresh.ship_to, existing.ship_to)
+    # The key the order was created with is the upsert key, whatever the prefix now.
+    changes["order_key"] = existing.order_key or fresh.order_key
+    if fresh.weight is not None:
+        changes["weight"] = fresh.weight
+    previous = existing.advanced_options
+    fresh_options = fresh.advanced_options or AdvancedOptions()
+    if previous is None:
+        changes["advanced_options"] = fresh_options
+    else:
+        # storeId is honoured on creation only: keep the one the order has.
+        changes["advanced_options"] = replace(
+            previous,
+            source=fresh_options.source,
+            store_id=previous.store_id if previous.store_id is not None else fresh_options.store_id,
+        )
+    return replace(existing, **changes)
