@@ -728,6 +728,10 @@ class _Core:
         return headers
 
     def build(self, http: httpx.Client | httpx.AsyncClient, request: Request[Any]) -> httpx.Request:
+        headers = self.headers()
+        if request.files is not None:
+            # httpx writes the multipart Content-Type with its boundary; ours would hide it.
+            headers.pop("Content-Type", None)
         return http.build_request(
             request.method,
             self.url(request.path),
@@ -735,7 +739,7 @@ class _Core:
             json=request.json if request.files is None else None,
             data=request.json if request.files is not None else None,
             files=request.files,
-            headers=self.headers(),
+            headers=headers,
         )
 
     def log(self, request: Request[Any], status: int | str, started: float, attempt: int) -> None:

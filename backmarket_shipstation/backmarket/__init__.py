@@ -1,5 +1,6 @@
 """The Back Market seller API: models, codes and platforms."""
 
+from .client import AsyncBackMarketClient, BackMarketClient
 from .models import (
     BACKMARKET_CONVERTER,
     Address,
@@ -28,6 +29,8 @@ from .regions import (
 )
 
 __all__ = [
+    "AsyncBackMarketClient",
+    "BackMarketClient",
     "ALL_COUNTRY_CODES",
     "AP_COUNTRY_CODES",
     "BACKMARKET_CONVERTER",

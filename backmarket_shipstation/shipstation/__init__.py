@@ -1,5 +1,6 @@
 """ShipStation API V1: models (and, later, the clients)."""
 
+from .client import AsyncShipStationClient, ShipStationClient
 from .models import (
     PACIFIC,
     SHIPSTATION_CONVERTER,
@@ -50,8 +51,12 @@ from .models import (
     Weight,
     WeightUnit,
 )
+from .webhooks import UntrustedWebhookURLError
 
 __all__ = [
+    "AsyncShipStationClient",
+    "ShipStationClient",
+    "UntrustedWebhookURLError",
     "Address",
     "AddressVerification",
     "AdvancedOptions",

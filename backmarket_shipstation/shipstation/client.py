@@ -1,0 +1,1088 @@
+"""The ShipStation V1 clients: :class:`ShipStationClient` and :class:`AsyncShipStationClient`.
+
+Each endpoint is one pure builder below (``*_request`` functions); both clients are facades
+that run them through the shared core. ShipStation allows 40 requests a minute per key pair:
+every client of the same key pair in the process shares one limiter, steered by the
+``X-Rate-Limit-*`` headers, so that normal use never meets a 429.
+
+>>> with ShipStationClient(api_key="...", api_secret="...") as ss:   # doctest: +SKIP
+...     for order in ss.orders.list(order_status=OrderStatus.AWAITING_SHIPMENT):
+...         print(order.order_number)
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from typing_extensions import Self
+
+from .._convert import Model
+from .._http import (
+    DEFAULT_CLOCK,
+    DEFAULT_TIMEOUT,
+    AsyncCore,
+    AsyncPaginator,
+    HeaderDrivenLimiter,
+    Paginator,
+    Request,
+    RetryPolicy,
+    SyncCore,
+    basic_auth_value,
+    query,
+    shared_limiter,
+    shipstation_error,
+)
+from ..clock import Clock
+from ..errors import ConfigurationError
+from .models import (
+    PACIFIC,
+    BulkUpsertOrderResult,
+    BulkUpsertResult,
+    Carrier,
+    CarrierPackage,
+    CarrierService,
+    CreateLabelRequest,
+    Fulfillment,
+    FulfillmentPage,
+    Label,
+    MarkAsShippedRequest,
+    MarkAsShippedResult,
+    Marketplace,
+    Order,
+    OrderPage,
+    OrderStatus,
+    Shipment,
+    ShipmentPage,
+    Store,
+    SuccessResponse,
+    WebhookEvent,
+    WebhookList,
+    WebhookPayload,
+    WebhookSubscription,
+    WebhookSubscriptionResult,
+)
+from .webhooks import WebhookResource, webhook_resource_request
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AsyncShipStationClient",
+    "ShipStationClient",
+    "list_orders_request",
+    "list_shipments_request",
+    "list_fulfillments_request",
+    "upsert_order_request",
+    "upsert_orders_request",
+]
+
+DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
+PAGE_SIZE = 500
+"""ShipStation's maximum ``pageSize`` (shipstation.md §1.3)."""
+BULK_LIMIT = 100
+"""At most 100 orders per ``createorders`` call."""
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+PageT = TypeVar("PageT", OrderPage, ShipmentPage, FulfillmentPage)
+
+SHIPSTATION_RETRY_POLICY = RetryPolicy()
+
+
+def _pacific(value: datetime | date | str | None) -> str | None:
+    """A filter date as ShipStation reads it: Pacific wall time, ``YYYY-MM-DD HH:MM:SS``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("ShipStation date filters need a timezone-aware datetime")
+        return value.astimezone(PACIFIC).strftime("%Y-%m-%d %H:%M:%S")
+    return value.strftime("%Y-%m-%d")
+
+
+def _status(value: OrderStatus | str | None) -> str | None:
+    if isinstance(value, OrderStatus):
+        return str(value.value)
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# Endpoints as data (pure builders)
+# --------------------------------------------------------------------------------------
+
+
+def _one(cls: type[M]) -> Callable[[Any], M]:
+    def parse(body: Any) -> M:
+        return cls.from_dict(body)
+
+    return parse
+
+
+def _many(cls: type[M]) -> Callable[[Any], list[M]]:
+    def parse(body: Any) -> list[M]:
+        return [cls.from_dict(item) for item in (body or [])]
+
+    return parse
+
+
+def _success(body: Any) -> SuccessResponse:
+    # DELETE /orders/{id} may answer with an empty body: that is a success too.
+    if not body:
+        return SuccessResponse(success=True)
+    return SuccessResponse.from_dict(body)
+
+
+def _page_request(
+    path: str, parse: Callable[[Any], PageT], page_size: int, **filters: object
+) -> Request[PageT]:
+    if not 1 <= page_size <= PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
+    params = query(**filters, page=1, pageSize=page_size)
+    return Request(method="GET", path=path, params=params, parse=parse, idempotent=True)
+
+
+def _page_items(page: OrderPage | ShipmentPage | FulfillmentPage) -> Sequence[Any]:
+    if isinstance(page, OrderPage):
+        return page.orders
+    if isinstance(page, ShipmentPage):
+        return page.shipments
+    return page.fulfillments
+
+
+def next_page(request: Request[PageT], page: PageT, seen: int) -> Request[PageT] | None:
+    """The next page, or ``None`` at the end.
+
+    ``pages`` alone is not trusted (documented examples say ``pages: 0`` next to items): the
+    walk stops on a short or empty page, or when ``total`` and ``pages`` both say it is done.
+    """
+    count = len(_page_items(page))
+    size = int(request.param("pageSize") or PAGE_SIZE)
+    if count == 0 or count < size:
+        return None
+    if page.total and seen >= page.total and page.pages and page.page >= page.pages:
+        return None
+    return request.with_param("page", str(int(request.param("page") or "1") + 1))
+
+
+def list_orders_request(
+    *,
+    customer_name: str | None = None,
+    item_keyword: str | None = None,
+    create_date_start: datetime | str | None = None,
+    create_date_end: datetime | str | None = None,
+    modify_date_start: datetime | str | None = None,
+    modify_date_end: datetime | str | None = None,
+    order_date_start: datetime | str | None = None,
+    order_date_end: datetime | str | None = None,
+    order_number: str | None = None,
+    order_status: OrderStatus | str | None = None,
+    payment_date_start: datetime | str | None = None,
+    payment_date_end: datetime | str | None = None,
+    store_id: int | None = None,
+    sort_by: str | None = None,
+    sort_dir: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Request[OrderPage]:
+    """``GET /orders`` with every documented filter; dates become Pacific wall time."""
+    return _page_request(
+        "/orders",
+        _one(OrderPage),
+        page_size,
+        customerName=customer_name,
+        itemKeyword=item_keyword,
+        createDateStart=_pacific(create_date_start),
+        createDateEnd=_pacific(create_date_end),
+        modifyDateStart=_pacific(modify_date_start),
+        modifyDateEnd=_pacific(modify_date_end),
+        orderDateStart=_pacific(order_date_start),
+        orderDateEnd=_pacific(order_date_end),
+        orderNumber=order_number,
+        orderStatus=_status(order_status),
+        paymentDateStart=_pacific(payment_date_start),
+        paymentDateEnd=_pacific(payment_date_end),
+        storeId=store_id,
+        sortBy=sort_by,
+        sortDir=sort_dir,
+    )
+
+
+def list_shipments_request(
+    *,
+    recipient_name: str | None = None,
+    recipient_country_code: str | None = None,
+    order_number: str | None = None,
+    order_id: int | None = None,
+    carrier_code: str | None = None,
+    service_code: str | None = None,
+    tracking_number: str | None = None,
+    create_date_start: datetime | str | None = None,
+    create_date_end: datetime | str | None = None,
+    ship_date_start: datetime | date | str | None = None,
+    ship_date_end: datetime | date | str | None = None,
+    void_date_start: datetime | str | None = None,
+    void_date_end: datetime | str | None = None,
+    store_id: int | None = None,
+    batch_id: int | None = None,
+    include_shipment_items: bool | None = None,
+    sort_by: str | None = None,
+    sort_dir: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Request[ShipmentPage]:
+    """``GET /shipments`` (labels made in ShipStation; not mark-as-shipped orders)."""
+    return _page_request(
+        "/shipments",
+        _one(ShipmentPage),
+        page_size,
+        recipientName=recipient_name,
+        recipientCountryCode=recipient_country_code,
+        orderNumber=order_number,
+        orderId=order_id,
+        carrierCode=carrier_code,
+        serviceCode=service_code,
+        trackingNumber=tracking_number,
+        createDateStart=_pacific(create_date_start),
+        createDateEnd=_pacific(create_date_end),
+        shipDateStart=_pacific(ship_date_start),
+        shipDateEnd=_pacific(ship_date_end),
+        voidDateStart=_pacific(void_date_start),
+        voidDateEnd=_pacific(void_date_end),
+        storeId=store_id,
+        batchId=batch_id,
+        includeShipmentItems=include_shipment_items,
+        sortBy=sort_by,
+        sortDir=sort_dir,
+    )
+
+
+def list_fulfillments_request(
+    *,
+    fulfillment_id: int | None = None,
+    order_id: int | None = None,
+    order_number: str | None = None,
+    tracking_number: str | None = None,
+    recipient_name: str | None = None,
+    create_date_start: datetime | str | None = None,
+    create_date_end: datetime | str | None = None,
+    ship_date_start: datetime | date | str | None = None,
+    ship_date_end: datetime | date | str | None = None,
+    sort_by: str | None = None,
+    sort_dir: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Request[FulfillmentPage]:
+    """``GET /fulfillments`` (orders marked as shipped, by API or UI)."""
+    return _page_request(
+        "/fulfillments",
+        _one(FulfillmentPage),
+        page_size,
+        fulfillmentId=fulfillment_id,
+        orderId=order_id,
+        orderNumber=order_number,
+        trackingNumber=tracking_number,
+        recipientName=recipient_name,
+        createDateStart=_pacific(create_date_start),
+        createDateEnd=_pacific(create_date_end),
+        shipDateStart=_pacific(ship_date_start),
+        shipDateEnd=_pacific(ship_date_end),
+        sortBy=sort_by,
+        sortDir=sort_dir,
+    )
+
+
+def get_order_request(order_id: int) -> Request[Order]:
+    """``GET /orders/{orderId}``: by the internal orderId, not the order number."""
+    return Request(
+        method="GET", path=f"/orders/{int(order_id)}", parse=_one(Order), idempotent=True
+    )
+
+
+def upsert_order_request(order: Order) -> Request[Order]:
+    """``POST /orders/createorder``: create, or replace the order with the same ``orderKey``.
+
+    Retried after an unclear failure only when ``orderKey`` is set: then it is an upsert and
+    idempotent; without it every call creates a new order.
+    """
+    return Request(
+        method="POST",
+        path="/orders/createorder",
+        json=order.to_dict(),
+        parse=_one(Order),
+        idempotent=bool(order.order_key),
+    )
+
+
+def upsert_orders_request(orders: Sequence[Order]) -> Request[BulkUpsertResult]:
+    """``POST /orders/createorders`` with at most 100 orders (a JSON array)."""
+    if not 1 <= len(orders) <= BULK_LIMIT:
+        raise ValueError(f"createorders takes 1 to {BULK_LIMIT} orders, not {len(orders)}")
+    return Request(
+        method="POST",
+        path="/orders/createorders",
+        json=[order.to_dict() for order in orders],
+        parse=_one(BulkUpsertResult),
+        idempotent=all(order.order_key for order in orders),
+    )
+
+
+def _chunks(orders: Iterable[Order]) -> Iterable[list[Order]]:
+    chunk: list[Order] = []
+    for order in orders:
+        chunk.append(order)
+        if len(chunk) == BULK_LIMIT:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _merge(results: Sequence[BulkUpsertResult]) -> BulkUpsertResult:
+    merged: list[BulkUpsertOrderResult] = [r for result in results for r in result.results]
+    return BulkUpsertResult(
+        has_errors=any(result.has_errors for result in results)
+        or any(not r.success for r in merged),
+        results=tuple(merged),
+    )
+
+
+def mark_as_shipped_request(body: MarkAsShippedRequest) -> Request[MarkAsShippedResult]:
+    """``POST /orders/markasshipped``: records a fulfillment (no label, no SHIP_NOTIFY)."""
+    return Request(
+        method="POST",
+        path="/orders/markasshipped",
+        json=body.to_dict(),
+        parse=_one(MarkAsShippedResult),
+    )
+
+
+def _post(path: str, body: Mapping[str, Any], parse: Callable[[Any], T]) -> Request[T]:
+    return Request(method="POST", path=path, json=dict(body), parse=parse)
+
+
+def hold_until_request(order_id: int, hold_until_date: date) -> Request[SuccessResponse]:
+    """``POST /orders/holduntil``: on hold until that day, then back to awaiting shipment."""
+    day = hold_until_date.date() if isinstance(hold_until_date, datetime) else hold_until_date
+    body = {"orderId": int(order_id), "holdUntilDate": day.isoformat()}
+    return _post("/orders/holduntil", body, _success)
+
+
+def create_label_request(body: CreateLabelRequest) -> Request[Label]:
+    """``POST /orders/createlabelfororder``: buys a label; never resent blindly."""
+    return Request(
+        method="POST", path="/orders/createlabelfororder", json=body.to_dict(), parse=_one(Label)
+    )
+
+
+def subscribe_request(body: WebhookSubscription) -> Request[WebhookSubscriptionResult]:
+    """``POST /webhooks/subscribe``."""
+    return Request(
+        method="POST",
+        path="/webhooks/subscribe",
+        json=body.to_dict(),
+        parse=_one(WebhookSubscriptionResult),
+    )
+
+
+def _get(path: str, parse: Callable[[Any], T], **params: object) -> Request[T]:
+    return Request(method="GET", path=path, params=query(**params), parse=parse, idempotent=True)
+
+
+def _subscription(
+    target_url: str,
+    event: WebhookEvent | str,
+    store_id: int | None,
+    friendly_name: str | None,
+) -> WebhookSubscription:
+    return WebhookSubscription(
+        target_url=target_url,
+        event=WebhookEvent(event),
+        store_id=store_id,
+        friendly_name=friendly_name,
+    )
+
+
+def _mark_as_shipped(
+    order_id: int,
+    carrier_code: str,
+    notify_customer: bool,
+    notify_sales_channel: bool,
+    ship_date: date | None,
+    tracking_number: str | None,
+) -> MarkAsShippedRequest:
+    return MarkAsShippedRequest(
+        order_id=order_id,
+        carrier_code=carrier_code,
+        ship_date=ship_date,
+        tracking_number=tracking_number,
+        notify_customer=notify_customer,
+        notify_sales_channel=notify_sales_channel,
+    )
+
+
+def _refresh_params(
+    store_id: int | None, refresh_date: datetime | date | str | None
+) -> Request[SuccessResponse]:
+    return _post_query("/stores/refreshstore", storeId=store_id, refreshDate=_pacific(refresh_date))
+
+
+def _post_query(path: str, **params: object) -> Request[SuccessResponse]:
+    return Request(method="POST", path=path, params=query(**params), parse=_success)
+
+
+# --------------------------------------------------------------------------------------
+# Configuration shared by both clients
+# --------------------------------------------------------------------------------------
+
+
+def _core_settings(
+    *,
+    api_key: str | None,
+    api_secret: str | None,
+    base_url: str | None,
+    clock: Clock | None,
+    retry_policy: RetryPolicy | None,
+) -> dict[str, Any]:
+    if not api_key or not api_secret:
+        raise ConfigurationError(
+            "ShipStation needs api_key and api_secret (Settings > Account > API Settings, V1)"
+        )
+    authorization = basic_auth_value(api_key, api_secret)
+    clock = clock or DEFAULT_CLOCK
+    limiter = shared_limiter("shipstation", authorization, clock, HeaderDrivenLimiter)
+    return {
+        "api": "ShipStation",
+        "base_url": base_url or DEFAULT_BASE_URL,
+        "headers": {"Accept": "application/json", "Content-Type": "application/json"},
+        "authorization": authorization,
+        "limiter": limiter,
+        "retry_policy": retry_policy or SHIPSTATION_RETRY_POLICY,
+        "error_mapper": shipstation_error,
+        "clock": clock,
+    }
+
+
+class _ClientBase:
+    _core: SyncCore | AsyncCore
+
+    @property
+    def base_url(self) -> str:
+        """Scheme and host every request goes to."""
+        return self._core.base_url
+
+    @property
+    def last_response(self) -> httpx.Response | None:
+        """The most recent HTTP answer (status, headers); errors also carry theirs."""
+        return self._core.last_response
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        """Requests the shared limiter believes are left in this minute's window."""
+        limiter = self._core.limiter
+        return limiter.remaining if isinstance(limiter, HeaderDrivenLimiter) else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._core.base_url!r})"
+
+
+# --------------------------------------------------------------------------------------
+# Sync facade
+# --------------------------------------------------------------------------------------
+
+
+class Orders:
+    """``ss.orders``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        customer_name: str | None = None,
+        item_keyword: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        modify_date_start: datetime | str | None = None,
+        modify_date_end: datetime | str | None = None,
+        order_date_start: datetime | str | None = None,
+        order_date_end: datetime | str | None = None,
+        order_number: str | None = None,
+        order_status: OrderStatus | str | None = None,
+        payment_date_start: datetime | str | None = None,
+        payment_date_end: datetime | str | None = None,
+        store_id: int | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Paginator[OrderPage, Order]:
+        """Every matching order, fetched lazily (500 per page). ``order_number`` is a
+        starts-with match on ShipStation's side: compare exactly yourself."""
+        first = list_orders_request(**_locals(locals()))
+        return Paginator(self._core.send, first, lambda p: p.orders, next_page)
+
+    def get(self, order_id: int) -> Order:
+        """One order by its internal ``orderId``."""
+        return self._core.send(get_order_request(order_id))
+
+    def upsert(self, order: Order) -> Order:
+        """Create the order, or replace the one with its ``orderKey`` (send the whole order)."""
+        return self._core.send(upsert_order_request(order))
+
+    def upsert_many(self, orders: Iterable[Order]) -> BulkUpsertResult:
+        """Upsert any number of orders, 100 per call; one result per order, in order.
+
+        A failed order does not raise: look at ``has_errors`` and each result's ``success``.
+        """
+        return _merge([self._core.send(upsert_orders_request(c)) for c in _chunks(orders)])
+
+    def mark_as_shipped(
+        self,
+        order_id: int,
+        *,
+        carrier_code: str,
+        notify_customer: bool,
+        notify_sales_channel: bool,
+        ship_date: date | None = None,
+        tracking_number: str | None = None,
+    ) -> MarkAsShippedResult:
+        """Mark an order shipped without a label. Both notify flags are explicit: ShipStation
+        tells the marketplace only with ``notify_sales_channel=True``."""
+        body = _mark_as_shipped(
+            order_id, carrier_code, notify_customer, notify_sales_channel, ship_date,
+            tracking_number,
+        )  # fmt: skip
+        return self._core.send(mark_as_shipped_request(body))
+
+    def hold_until(self, order_id: int, hold_until_date: date) -> SuccessResponse:
+        """Put the order on hold until that day."""
+        return self._core.send(hold_until_request(order_id, hold_until_date))
+
+    def restore_from_hold(self, order_id: int) -> SuccessResponse:
+        """Move an on-hold order back to awaiting shipment."""
+        return self._core.send(_post("/orders/restorefromhold", {"orderId": order_id}, _success))
+
+    def delete(self, order_id: int) -> SuccessResponse:
+        """Soft-delete an order (it disappears from lists)."""
+        request = Request(method="DELETE", path=f"/orders/{int(order_id)}", parse=_success)
+        return self._core.send(request)
+
+    def add_tag(self, order_id: int, tag_id: int) -> SuccessResponse:
+        """Add a tag to an order."""
+        body = {"orderId": order_id, "tagId": tag_id}
+        return self._core.send(_post("/orders/addtag", body, _success))
+
+    def remove_tag(self, order_id: int, tag_id: int) -> SuccessResponse:
+        """Remove a tag from an order."""
+        body = {"orderId": order_id, "tagId": tag_id}
+        return self._core.send(_post("/orders/removetag", body, _success))
+
+    def create_label(self, request: CreateLabelRequest) -> Label:
+        """Buy a label for an order (fires SHIP_NOTIFY). Never resent after an unclear failure."""
+        return self._core.send(create_label_request(request))
+
+
+def _locals(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "self"}
+
+
+class Shipments:
+    """``ss.shipments``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        recipient_name: str | None = None,
+        recipient_country_code: str | None = None,
+        order_number: str | None = None,
+        order_id: int | None = None,
+        carrier_code: str | None = None,
+        service_code: str | None = None,
+        tracking_number: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        ship_date_start: datetime | date | str | None = None,
+        ship_date_end: datetime | date | str | None = None,
+        void_date_start: datetime | str | None = None,
+        void_date_end: datetime | str | None = None,
+        store_id: int | None = None,
+        batch_id: int | None = None,
+        include_shipment_items: bool | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Paginator[ShipmentPage, Shipment]:
+        """Every matching shipment (label), fetched lazily."""
+        first = list_shipments_request(**_locals(locals()))
+        return Paginator(self._core.send, first, lambda p: p.shipments, next_page)
+
+
+class Fulfillments:
+    """``ss.fulfillments``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        fulfillment_id: int | None = None,
+        order_id: int | None = None,
+        order_number: str | None = None,
+        tracking_number: str | None = None,
+        recipient_name: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        ship_date_start: datetime | date | str | None = None,
+        ship_date_end: datetime | date | str | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Paginator[FulfillmentPage, Fulfillment]:
+        """Every matching fulfillment (mark-as-shipped record), fetched lazily."""
+        first = list_fulfillments_request(**_locals(locals()))
+        return Paginator(self._core.send, first, lambda p: p.fulfillments, next_page)
+
+
+class Carriers:
+    """``ss.carriers``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(self) -> builtins.list[Carrier]:
+        """The carrier accounts (a code may appear twice, told apart by nickname)."""
+        return self._core.send(_get("/carriers", _many(Carrier)))
+
+    def services(self, carrier_code: str) -> builtins.list[CarrierService]:
+        """The services of one carrier."""
+        return self._core.send(
+            _get("/carriers/listservices", _many(CarrierService), carrierCode=carrier_code)
+        )
+
+    def packages(self, carrier_code: str) -> builtins.list[CarrierPackage]:
+        """The package types of one carrier."""
+        return self._core.send(
+            _get("/carriers/listpackages", _many(CarrierPackage), carrierCode=carrier_code)
+        )
+
+
+class Stores:
+    """``ss.stores``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(
+        self, *, show_inactive: bool | None = None, marketplace_id: int | None = None
+    ) -> builtins.list[Store]:
+        """The stores of the account."""
+        request = _get(
+            "/stores", _many(Store), showInactive=show_inactive, marketplaceId=marketplace_id
+        )
+        return self._core.send(request)
+
+    def get(self, store_id: int) -> Store:
+        """One store, with its status mappings."""
+        return self._core.send(_get(f"/stores/{int(store_id)}", _one(Store)))
+
+    def marketplaces(self) -> builtins.list[Marketplace]:
+        """Every marketplace ShipStation connects (look Back Market up by name)."""
+        return self._core.send(_get("/stores/marketplaces", _many(Marketplace)))
+
+    def refresh(
+        self, store_id: int | None = None, *, refresh_date: datetime | date | str | None = None
+    ) -> SuccessResponse:
+        """Start a store refresh (all refreshable stores when ``store_id`` is None)."""
+        return self._core.send(_refresh_params(store_id, refresh_date))
+
+
+class Webhooks:
+    """``ss.webhooks``."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def subscribe(
+        self,
+        target_url: str,
+        event: WebhookEvent | str,
+        *,
+        store_id: int | None = None,
+        friendly_name: str | None = None,
+    ) -> WebhookSubscriptionResult:
+        """Ask ShipStation to POST ``event`` notifications to ``target_url``."""
+        body = _subscription(target_url, event, store_id, friendly_name)
+        return self._core.send(subscribe_request(body))
+
+    def list(self) -> WebhookList:
+        """The subscriptions of the account."""
+        return self._core.send(_get("/webhooks", _one(WebhookList)))
+
+    def unsubscribe(self, webhook_id: int) -> None:
+        """Delete a subscription."""
+        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=_ignore)
+        self._core.send(request)
+
+    def fetch(self, payload: WebhookPayload | bytes | str | Mapping[str, Any]) -> WebhookResource:
+        """Fetch what a webhook POST points at, after checking that ``resource_url`` is on the
+        configured ShipStation host (else :class:`UntrustedWebhookURLError`, nothing sent).
+
+        Returns the first page (``OrderPage``, ``ShipmentPage`` or ``FulfillmentPage``).
+        """
+        return self._core.send(webhook_resource_request(payload, self._core.base_url))
+
+
+def _ignore(_: Any) -> None:
+    return
+
+
+class ShipStationClient(_ClientBase):
+    """Blocking client of ShipStation API V1.
+
+    ``api_key``/``api_secret`` are a V1 key pair (HTTP Basic). ``base_url`` defaults to
+    ``https://ssapi.shipstation.com``. Every client of the same key pair in the process shares
+    one rate limiter (40 requests a minute, steered by ``X-Rate-Limit-*``). ``transport`` /
+    ``http_client`` let you add proxies or test transports; ``timeout`` defaults to 5 s to
+    connect and 30 s to read; ``clock`` drives throttling and back-off waits.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        settings = _core_settings(
+            api_key=api_key,
+            api_secret=api_secret,
+            base_url=base_url,
+            clock=clock,
+            retry_policy=retry_policy,
+        )
+        owns = http_client is None
+        http = http_client or httpx.Client(
+            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        )
+        self._core: SyncCore = SyncCore(http_client=http, owns_http_client=owns, **settings)
+        self.orders = Orders(self._core)
+        self.shipments = Shipments(self._core)
+        self.fulfillments = Fulfillments(self._core)
+        self.carriers = Carriers(self._core)
+        self.stores = Stores(self._core)
+        self.webhooks = Webhooks(self._core)
+
+    def close(self) -> None:
+        """Close the connections (a client passed as ``http_client`` stays open)."""
+        self._core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------
+# Async facade
+# --------------------------------------------------------------------------------------
+
+
+class AsyncOrders:
+    """``ss.orders`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        customer_name: str | None = None,
+        item_keyword: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        modify_date_start: datetime | str | None = None,
+        modify_date_end: datetime | str | None = None,
+        order_date_start: datetime | str | None = None,
+        order_date_end: datetime | str | None = None,
+        order_number: str | None = None,
+        order_status: OrderStatus | str | None = None,
+        payment_date_start: datetime | str | None = None,
+        payment_date_end: datetime | str | None = None,
+        store_id: int | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncPaginator[OrderPage, Order]:
+        """Every matching order (``async for``), fetched lazily."""
+        first = list_orders_request(**_locals(locals()))
+        return AsyncPaginator(self._core.send, first, lambda p: p.orders, next_page)
+
+    async def get(self, order_id: int) -> Order:
+        """One order by its internal ``orderId``."""
+        return await self._core.send(get_order_request(order_id))
+
+    async def upsert(self, order: Order) -> Order:
+        """Create the order, or replace the one with its ``orderKey``."""
+        return await self._core.send(upsert_order_request(order))
+
+    async def upsert_many(self, orders: Iterable[Order]) -> BulkUpsertResult:
+        """Upsert any number of orders, 100 per call; one result per order, in order."""
+        return _merge([await self._core.send(upsert_orders_request(c)) for c in _chunks(orders)])
+
+    async def mark_as_shipped(
+        self,
+        order_id: int,
+        *,
+        carrier_code: str,
+        notify_customer: bool,
+        notify_sales_channel: bool,
+        ship_date: date | None = None,
+        tracking_number: str | None = None,
+    ) -> MarkAsShippedResult:
+        """Mark an order shipped without a label; both notify flags explicit."""
+        body = _mark_as_shipped(
+            order_id, carrier_code, notify_customer, notify_sales_channel, ship_date,
+            tracking_number,
+        )  # fmt: skip
+        return await self._core.send(mark_as_shipped_request(body))
+
+    async def hold_until(self, order_id: int, hold_until_date: date) -> SuccessResponse:
+        """Put the order on hold until that day."""
+        return await self._core.send(hold_until_request(order_id, hold_until_date))
+
+    async def restore_from_hold(self, order_id: int) -> SuccessResponse:
+        """Move an on-hold order back to awaiting shipment."""
+        request = _post("/orders/restorefromhold", {"orderId": order_id}, _success)
+        return await self._core.send(request)
+
+    async def delete(self, order_id: int) -> SuccessResponse:
+        """Soft-delete an order."""
+        request = Request(method="DELETE", path=f"/orders/{int(order_id)}", parse=_success)
+        return await self._core.send(request)
+
+    async def add_tag(self, order_id: int, tag_id: int) -> SuccessResponse:
+        """Add a tag to an order."""
+        body = {"orderId": order_id, "tagId": tag_id}
+        return await self._core.send(_post("/orders/addtag", body, _success))
+
+    async def remove_tag(self, order_id: int, tag_id: int) -> SuccessResponse:
+        """Remove a tag from an order."""
+        body = {"orderId": order_id, "tagId": tag_id}
+        return await self._core.send(_post("/orders/removetag", body, _success))
+
+    async def create_label(self, request: CreateLabelRequest) -> Label:
+        """Buy a label for an order. Never resent after an unclear failure."""
+        return await self._core.send(create_label_request(request))
+
+
+class AsyncShipments:
+    """``ss.shipments`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        recipient_name: str | None = None,
+        recipient_country_code: str | None = None,
+        order_number: str | None = None,
+        order_id: int | None = None,
+        carrier_code: str | None = None,
+        service_code: str | None = None,
+        tracking_number: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        ship_date_start: datetime | date | str | None = None,
+        ship_date_end: datetime | date | str | None = None,
+        void_date_start: datetime | str | None = None,
+        void_date_end: datetime | str | None = None,
+        store_id: int | None = None,
+        batch_id: int | None = None,
+        include_shipment_items: bool | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncPaginator[ShipmentPage, Shipment]:
+        """Every matching shipment (``async for``)."""
+        first = list_shipments_request(**_locals(locals()))
+        return AsyncPaginator(self._core.send, first, lambda p: p.shipments, next_page)
+
+
+class AsyncFulfillments:
+    """``ss.fulfillments`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        fulfillment_id: int | None = None,
+        order_id: int | None = None,
+        order_number: str | None = None,
+        tracking_number: str | None = None,
+        recipient_name: str | None = None,
+        create_date_start: datetime | str | None = None,
+        create_date_end: datetime | str | None = None,
+        ship_date_start: datetime | date | str | None = None,
+        ship_date_end: datetime | date | str | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncPaginator[FulfillmentPage, Fulfillment]:
+        """Every matching fulfillment (``async for``)."""
+        first = list_fulfillments_request(**_locals(locals()))
+        return AsyncPaginator(self._core.send, first, lambda p: p.fulfillments, next_page)
+
+
+class AsyncCarriers:
+    """``ss.carriers`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    async def list(self) -> builtins.list[Carrier]:
+        """The carrier accounts."""
+        return await self._core.send(_get("/carriers", _many(Carrier)))
+
+    async def services(self, carrier_code: str) -> builtins.list[CarrierService]:
+        """The services of one carrier."""
+        return await self._core.send(
+            _get("/carriers/listservices", _many(CarrierService), carrierCode=carrier_code)
+        )
+
+    async def packages(self, carrier_code: str) -> builtins.list[CarrierPackage]:
+        """The package types of one carrier."""
+        return await self._core.send(
+            _get("/carriers/listpackages", _many(CarrierPackage), carrierCode=carrier_code)
+        )
+
+
+class AsyncStores:
+    """``ss.stores`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    async def list(
+        self, *, show_inactive: bool | None = None, marketplace_id: int | None = None
+    ) -> builtins.list[Store]:
+        """The stores of the account."""
+        request = _get(
+            "/stores", _many(Store), showInactive=show_inactive, marketplaceId=marketplace_id
+        )
+        return await self._core.send(request)
+
+    async def get(self, store_id: int) -> Store:
+        """One store, with its status mappings."""
+        return await self._core.send(_get(f"/stores/{int(store_id)}", _one(Store)))
+
+    async def marketplaces(self) -> builtins.list[Marketplace]:
+        """Every marketplace ShipStation connects."""
+        return await self._core.send(_get("/stores/marketplaces", _many(Marketplace)))
+
+    async def refresh(
+        self, store_id: int | None = None, *, refresh_date: datetime | date | str | None = None
+    ) -> SuccessResponse:
+        """Start a store refresh."""
+        return await self._core.send(_refresh_params(store_id, refresh_date))
+
+
+class AsyncWebhooks:
+    """``ss.webhooks`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    async def subscribe(
+        self,
+        target_url: str,
+        event: WebhookEvent | str,
+        *,
+        store_id: int | None = None,
+        friendly_name: str | None = None,
+    ) -> WebhookSubscriptionResult:
+        """Ask ShipStation to POST ``event`` notifications to ``target_url``."""
+        body = _subscription(target_url, event, store_id, friendly_name)
+        return await self._core.send(subscribe_request(body))
+
+    async def list(self) -> WebhookList:
+        """The subscriptions of the account."""
+        return await self._core.send(_get("/webhooks", _one(WebhookList)))
+
+    async def unsubscribe(self, webhook_id: int) -> None:
+        """Delete a subscription."""
+        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=_ignore)
+        await self._core.send(request)
+
+    async def fetch(
+        self, payload: WebhookPayload | bytes | str | Mapping[str, Any]
+    ) -> WebhookResource:
+        """Fetch what a webhook POST points at, after the host check (see the sync twin)."""
+        return await self._core.send(webhook_resource_request(payload, self._core.base_url))
+
+
+class AsyncShipStationClient(_ClientBase):
+    """The asyncio twin of :class:`ShipStationClient` (same arguments)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        settings = _core_settings(
+            api_key=api_key,
+            api_secret=api_secret,
+            base_url=base_url,
+            clock=clock,
+            retry_policy=retry_policy,
+        )
+        owns = http_client is None
+        http = http_client or httpx.AsyncClient(
+            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        )
+        self._core: AsyncCore = AsyncCore(http_client=http, owns_http_client=owns, **settings)
+        self.orders = AsyncOrders(self._core)
+        self.shipments = AsyncShipments(self._core)
+        self.fulfillments = AsyncFulfillments(self._core)
+        self.carriers = AsyncCarriers(self._core)
+        self.stores = AsyncStores(self._core)
+        self.webhooks = AsyncWebhooks(self._core)
+
+    async def aclose(self) -> None:
+        """Close the connections (a client passed as ``http_client`` stays open)."""
+        await self._core.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
