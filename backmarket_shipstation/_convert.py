@@ -148,10 +148,13 @@ class DatetimeCodec:
             raise _BadValue(f"expected a date-time string, got {type(value).__name__}")
         try:
             parsed = parse_datetime(value, self.zone)
-        except ValueError as exc:
-            raise _BadValue(str(exc)) from None
-        # Hold values in the API's own zone so that what is shown is what the API means.
-        return parsed if self.style == "rfc3339" else parsed.astimezone(self.zone)
+            # Hold values in the API's own zone so that what is shown is what the API means;
+            # converting also proves the instant can be written back (year 1 minus an hour
+            # cannot).
+            parsed.astimezone(UTC)
+            return parsed if self.style == "rfc3339" else parsed.astimezone(self.zone)
+        except (ValueError, OverflowError) as exc:
+            raise _BadValue(f"not a usable date-time: {value!r} ({exc})") from None
 
     def format(self, value: datetime) -> str:
         if value.tzinfo is None:

@@ -271,3 +271,10 @@ def test_round_trip_property(payload: dict[str, Any]) -> None:
         if back != wall or local.fold or wall.replace(fold=1).utcoffset() != wall.utcoffset():
             payload = {k: v for k, v in payload.items() if k != "created"}
     assert Doc.from_dict(payload).to_dict() == payload
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_instants_outside_the_representable_range_are_payload_errors(text: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        Priced.from_dict({"price": "1", "at": text})
+    assert caught.value.path == "at"
