@@ -226,12 +226,8 @@ _OWNED_ITEM_FIELDS = (
 )
 
 
-def _to_item(
-    line: OrderLine,
-    product: CatalogProduct | None,
-    existing: OrderItem | None,
-) -> OrderItem:
-    fresh = OrderItem(
+def _to_item(line: OrderLine, product: CatalogProduct | None) -> OrderItem:
+    return OrderItem(
         line_item_key=str(line.id),
         sku=line.listing,
         name=_blank(line.product) or _blank(line.listing) or f"Back Market order line {line.id}",
@@ -243,6 +239,9 @@ def _to_item(
         weight=product.weight if product is not None else None,
         warehouse_location=product.warehouse_location if product is not None else None,
     )
+
+
+def _merge_item(fresh: OrderItem, existing: OrderItem | None) -> OrderItem:
     if existing is None:
         return fresh
     # Keep the weight and location the seller set in ShipStation unless the catalog has them.
@@ -384,10 +383,11 @@ def to_shipstation_order(
     existing_items = {
         item.line_item_key: item for item in (existing.items or () if existing else ())
     }
-    items = [
-        _to_item(line, _lookup(catalog, line.listing), existing_items.get(str(line.id)))
-        for line in item_lines
-    ]
+    fresh_items = [_to_item(line, _lookup(catalog, line.listing)) for line in item_lines]
+    # The total weight comes from the catalog only: weights the seller typed in ShipStation
+    # stay with their own order weight.
+    weight = _total_weight(fresh_items)
+    items = [_merge_item(item, existing_items.get(item.line_item_key)) for item in fresh_items]
     discount = _discount_item(bm_order, item_lines)
     if discount is not None:
         previous = existing_items.get(DISCOUNT_LINE_KEY)
@@ -421,7 +421,7 @@ def to_shipstation_order(
         gift=False,
         payment_method=_blank(bm_order.payment_method),
         requested_shipping_service=_blank(bm_order.shipper_display),
-        weight=_total_weight(items),
+        weight=weight,
         advanced_options=AdvancedOptions(store_id=store_id, source=ORDER_SOURCE),
     )
     if existing is None:
