@@ -337,6 +337,7 @@ class ShipStationSimulator:
         }
         self.user_id = self._guid()
         self.warehouse_id = 499_995
+        self._route_table = self._routes()
         self._marketplaces = [dict(m) for m in MARKETPLACES]
         self._marketplaces.append(
             {
@@ -648,7 +649,7 @@ class ShipStationSimulator:
 
     def _dispatch(self, req: _Request) -> tuple[int, Any]:
         path_matched = False
-        for method, pattern, handler in self._routes():
+        for method, pattern, handler in self._route_table:
             match = pattern.match(req.path)
             if match is None:
                 continue
