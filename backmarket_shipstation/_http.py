@@ -253,6 +253,8 @@ _RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 def server_wait(headers: Mapping[str, str] | httpx.Headers, now: datetime | None) -> float | None:
     """The wait a response asks for: ``Retry-After`` (seconds or HTTP date), else
     ShipStation's ``X-Rate-Limit-Reset`` when no request is left in the window."""
+    if not isinstance(headers, httpx.Headers):
+        headers = httpx.Headers(headers)
     retry_after = headers.get("retry-after")
     if retry_after:
         text = retry_after.strip()
@@ -398,7 +400,8 @@ class HeaderDrivenLimiter(Limiter):
     steered by ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` (seconds to the next window).
 
     Until the server has spoken the limiter assumes a full window. Each reservation spends one
-    request; when none is left it books the next window instead of letting the server answer 429.
+    request; when none is left it books the next window instead of letting the server answer
+    429, and requests beyond that queue window after window.
     """
 
     def __init__(self, clock: Clock, *, limit: int = 40, window: float = 60.0) -> None:
@@ -408,11 +411,12 @@ class HeaderDrivenLimiter(Limiter):
         self.limit = limit
         self.window = window
         self._remaining = limit
+        self._window_start = clock.monotonic()
         self._window_end: float | None = None
 
     @property
     def remaining(self) -> int:
-        """Requests the limiter believes are left in the current window."""
+        """Requests the limiter believes are left in the window being filled."""
         with self._lock:
             return self._remaining
 
@@ -421,19 +425,20 @@ class HeaderDrivenLimiter(Limiter):
             now = self.clock.monotonic()
             if self._window_end is not None and now >= self._window_end:
                 self._remaining = self.limit
+                self._window_start = now
                 self._window_end = None
-            if self._remaining > 0:
-                self._remaining -= 1
-                if self._window_end is None:
-                    self._window_end = now + self.window
-                return 0.0
-            # None left: this request goes first in the next window, and the ones after it
-            # queue behind, window after window.
-            assert self._window_end is not None
-            start = self._window_end
-            self._window_end = start + self.window
-            self._remaining = self.limit - 1
-            return start - now
+            if self._remaining <= 0:
+                # None left: book the next window (the window being filled may itself be a
+                # future one, when requests are already queued).
+                start = self._window_end if self._window_end is not None else now + self.window
+                self._window_start = start
+                self._window_end = start + self.window
+                self._remaining = self.limit
+            self._remaining -= 1
+            if self._window_end is None:
+                self._window_start = now
+                self._window_end = now + self.window
+            return max(0.0, self._window_start - now)
 
     def observe(self, status: int, headers: httpx.Headers) -> None:
         remaining = _header_int(headers, "x-rate-limit-remaining")
@@ -447,6 +452,9 @@ class HeaderDrivenLimiter(Limiter):
             now = self.clock.monotonic()
             if limit is not None and limit > 0:
                 self.limit = limit
+            if self._window_start > now and status != 429:
+                # Requests are queued for a later window; this answer speaks of an older one.
+                return
             server_end = now + max(0.0, reset)
             if self._window_end is None or server_end > self._window_end + 1.0:
                 # The server is in a window we have not modelled yet: it knows best.
@@ -454,14 +462,17 @@ class HeaderDrivenLimiter(Limiter):
             else:
                 # Same window: our count already spent requests still in flight.
                 self._remaining = min(self._remaining, remaining)
+            self._window_start = min(self._window_start, now)
             self._window_end = server_end
             if status == 429:
                 self._remaining = 0
 
     def penalize(self, seconds: float) -> None:
         with self._lock:
+            now = self.clock.monotonic()
             self._remaining = 0
-            self._window_end = self.clock.monotonic() + seconds
+            self._window_start = min(self._window_start, now)
+            self._window_end = now + seconds
 
 
 _LIMITERS: weakref.WeakValueDictionary[tuple[str, str, int], Limiter] = (
