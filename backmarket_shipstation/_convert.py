@@ -217,6 +217,10 @@ class TextEnum(str, Enum):
         return self._name_ in type(self).__members__
 
 
+def _enum_value(member: Enum) -> Any:
+    return member._value_
+
+
 def _structure_code_enum(value: object, cls: type[CodeEnum]) -> CodeEnum:
     if isinstance(value, int) and not isinstance(value, bool):
         return cls(value)
@@ -427,6 +431,9 @@ class ModelConverter:
         # the strict int and str hooks above do not swallow enum values.
         conv.register_structure_hook(CodeEnum, _structure_code_enum)
         conv.register_structure_hook(TextEnum, _structure_text_enum)
+        # Likewise on the way out: plain int and str values, not enum members, in to_dict().
+        conv.register_unstructure_hook(CodeEnum, _enum_value)
+        conv.register_unstructure_hook(TextEnum, _enum_value)
         if self._money == "string":
             conv.register_unstructure_hook(Decimal, str)
         else:

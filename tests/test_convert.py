@@ -278,3 +278,9 @@ def test_instants_outside_the_representable_range_are_payload_errors(text: str) 
     with pytest.raises(PayloadError) as caught:
         Priced.from_dict({"price": "1", "at": text})
     assert caught.value.path == "at"
+
+
+def test_to_dict_holds_plain_values_not_enum_members() -> None:
+    out = Doc(doc_id=1, level=Level.HIGH, colour=Colour.RED).to_dict()
+    assert type(out["level"]) is int
+    assert type(out["colour"]) is str
