@@ -135,9 +135,7 @@ _SEPARATORS_RE = re.compile(r"[,;\s]+")
 _DASHED_IMEI_RE = re.compile(r"\d{2}-\d{6}-\d{6}-\d")
 # A whole word of 15 digits (or the dashed TAC-SNR-CD form): not part of a longer number,
 # a reference or a URL (".../123456789012345.pdf").
-_FIFTEEN_DIGITS_RE = re.compile(
-    r"(?<![\w\-/.])(?:\d{15}|\d{2}-\d{6}-\d{6}-\d)(?![\w\-/]|\.\w)"
-)
+_FIFTEEN_DIGITS_RE = re.compile(r"(?<![\w\-/.])(?:\d{15}|\d{2}-\d{6}-\d{6}-\d)(?![\w\-/]|\.\w)")
 _PAIR_RE = re.compile(r"^\s*(?P<sku>[^\s:]+)\s*:\s*(?P<rest>.+)$")
 
 
