@@ -825,6 +825,8 @@ class ShipStationSimulator:
         return self._page(selected, "orders", page, page_size, self._render_order)
 
     def _find_order(self, order_id: Any) -> _Order:
+        if order_id is None:
+            raise _invalid("request.orderId", "The orderId field is required.")
         try:
             order = self._orders.get(int(order_id))
         except (TypeError, ValueError):
@@ -939,8 +941,14 @@ class ShipStationSimulator:
             )
         now = now_pacific(self.clock)
         built = self._build_order(lower, existing, now)
+        requested_tags = _tag_ids(lower.get("tagids"))
+        # tagIds is writable; when a create call leaves it out, the order keeps its tags.
+        if requested_tags is not None:
+            built.tag_ids = requested_tags
+        elif existing is not None:
+            built.tag_ids = existing.tag_ids
         if existing is None:
-            built.order_key = key or self._guid().replace("-", "")
+            built.order_key = key or self._guid()
             built.data["orderKey"] = built.order_key
             self._orders[built.order_id] = built
             self._orders_by_key[built.order_key] = built.order_id
@@ -950,7 +958,6 @@ class ShipStationSimulator:
                 "awaiting_payment",
                 "cancelled",
             )
-            built.tag_ids = existing.tag_ids
             built.import_batch = existing.import_batch
             self._orders[built.order_id] = built
         if built.status == "on_hold" and built.hold_until is not None:
@@ -1451,8 +1458,15 @@ class ShipStationSimulator:
             "labelData": None,
             "formData": None,
         }
-        reply = dict(data)
-        reply["labelData"] = base64.b64encode(_LABEL_PDF).decode("ascii")
+        # The answer of the spec's example: the label, not the whole shipment.
+        reply = {
+            "shipmentId": shipment_id,
+            "shipmentCost": cost,
+            "insuranceCost": Decimal("0.00"),
+            "trackingNumber": tracking,
+            "labelData": base64.b64encode(_LABEL_PDF).decode("ascii"),
+            "formData": None,
+        }
         if test_label:
             # A test label is a sample: nothing is stored, the order stays open.
             return reply
@@ -1748,7 +1762,7 @@ class ShipStationSimulator:
             store_id=store_id,
             name=_text(body.get("friendly_name"), "friendly_name"),
         )
-        return 201, {"id": webhook_id}
+        return 200, {"id": webhook_id}
 
     def _unsubscribe(self, req: _Request) -> tuple[int, None]:
         webhook_id = int(req.params["id"])
@@ -1865,6 +1879,20 @@ def _money(value: Any, name: str) -> Decimal | None:
         except InvalidOperation:
             pass
     raise _OrderInvalid(name, f"Could not convert to decimal: {value!r}.")
+
+
+def _tag_ids(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    known = {t["tagId"] for t in TAGS}
+    if not isinstance(value, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) for t in value
+    ):
+        raise _OrderInvalid("tagIds", "tagIds must be an array of integers.")
+    unknown = [t for t in value if t not in known]
+    if unknown:
+        raise _OrderInvalid("tagIds", f"Unknown tagId {unknown[0]}.")
+    return list(dict.fromkeys(value))
 
 
 def _address(value: Any, name: str, *, verified: str | None) -> dict[str, Any]:

@@ -262,6 +262,9 @@ def test_without_order_key_every_call_creates_an_order(client: httpx.Client) -> 
     assert first["orderKey"]
     assert second["orderKey"]
     assert first["orderKey"] != second["orderKey"]
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", first["orderKey"]
+    )
     assert client.get("/orders").json()["total"] == 2
 
 
@@ -579,6 +582,14 @@ def test_tags(client: httpx.Client) -> None:
     )
     assert client.get(f"/orders/{order['orderId']}").json()["tagIds"] is None
     assert client.post("/orders/addtag", json={**tag, "tagId": 9}).status_code == 400
+    assert client.post("/orders/addtag", json={"tagId": 1002}).status_code == 400
+
+
+def test_tag_ids_are_writable_through_createorder(client: httpx.Client) -> None:
+    assert create(client, tagIds=[1001, 1003])["tagIds"] == [1001, 1003]
+    assert create(client)["tagIds"] == [1001, 1003]  # left out: kept
+    assert create(client, tagIds=[])["tagIds"] is None
+    assert client.post("/orders/createorder", json=order_body(tagIds=[5])).status_code == 400
 
 
 # ---------------------------------------------------------------- labels and shipments (§3.5, §3.9)
@@ -592,7 +603,7 @@ def test_label_creates_a_shipment_and_ship_notify(
             "/webhooks/subscribe", json={"target_url": f"https://h/{event}", "event": event}
         )
     order = create(client)
-    label = client.post(
+    response = client.post(
         "/orders/createlabelfororder",
         json={
             "orderId": order["orderId"],
@@ -602,7 +613,16 @@ def test_label_creates_a_shipment_and_ship_notify(
             "shipDate": "2026-01-05",
             "testLabel": False,
         },
-    ).json()
+    )
+    label = response.json()
+    assert set(label) == {
+        "shipmentId",
+        "shipmentCost",
+        "insuranceCost",
+        "trackingNumber",
+        "labelData",
+        "formData",
+    }
     assert label["shipmentCost"] > 0
     assert label["trackingNumber"].startswith("6A")
     assert base64.b64decode(label["labelData"]).startswith(b"%PDF")
@@ -793,6 +813,7 @@ def test_webhook_subscribe_list_delete(client: httpx.Client) -> None:
             "friendly_name": "bridge",
         },
     )
+    assert created.status_code == 200
     webhook_id = created.json()["id"]
     assert isinstance(webhook_id, int)
     listed = client.get("/webhooks").json()["webhooks"]
