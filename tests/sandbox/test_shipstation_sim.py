@@ -944,3 +944,53 @@ def test_same_seed_same_tracking_numbers(clock: VirtualClock) -> None:
 
     assert tracking(7) == tracking(7)
     assert tracking(7) != tracking(8)
+
+
+# ---------------------------------------------------------------- over loopback sockets
+
+
+def test_the_simulator_over_a_real_socket(clock: VirtualClock) -> None:
+    from backmarket_shipstation.sandbox import Sandbox
+
+    sandbox = Sandbox(seed=3, orders=10, clock=clock, shipstation_options={"rate_limit": 5})
+    with sandbox.serve(port=0, deliver_webhooks=False) as served:
+        base = served.shipstation_url
+        assert base.startswith("http://127.0.0.1:")
+        auth = (sandbox.shipstation_api_key, sandbox.shipstation_api_secret)
+        with httpx.Client(base_url=base, auth=auth, timeout=10) as c:
+            subscribed = c.post(
+                "/webhooks/subscribe", json={"target_url": "https://h/s", "event": "SHIP_NOTIFY"}
+            )
+            assert subscribed.json()["id"]
+            order = c.post(
+                "/orders/createorder",
+                json=order_body(advancedOptions={"storeId": sandbox.shipstation_store_id}),
+            ).json()
+            label = c.post(
+                "/orders/createlabelfororder",
+                json={
+                    "orderId": order["orderId"],
+                    "carrierCode": "dpd",
+                    "serviceCode": "dpd_classic",
+                    "confirmation": "none",
+                    "shipDate": "2026-01-05",
+                    "testLabel": False,
+                },
+            )
+            assert label.status_code == 200
+            assert label.headers["X-Rate-Limit-Remaining"] == "2"
+            [(_, payload)] = sandbox.shipstation.webhook_deliveries
+            # resource_url points back at the served simulator, and works with the same key pair.
+            assert payload["resource_url"].startswith(f"{base}/shipments?batchId=")
+            shipments = c.get(payload["resource_url"]).json()["shipments"]
+            assert shipments[0]["trackingNumber"] == label.json()["trackingNumber"]
+            unknown = c.get("/storesrefreshstore")
+            assert unknown.json()["Message"] == (
+                f"No HTTP resource was found that matches the request URI "
+                f"'{base}/storesrefreshstore'."
+            )
+            limited = c.get("/carriers")
+            assert limited.status_code == 429
+            assert limited.json() == {"message": "Too Many Requests"}
+        with httpx.Client(base_url=base, auth=(auth[0], "nope"), timeout=10) as c:
+            assert c.get("/stores").status_code == 401
