@@ -69,8 +69,16 @@ _UNFULFILLED_FINAL = frozenset(
 )
 
 
-def _frozen_mapping(value: Mapping[object, object]) -> Mapping[object, object]:
-    return MappingProxyType(dict(value))
+def _freeze_to_shipstation(
+    table: Mapping[OrderState, OrderStatus],
+) -> Mapping[OrderState, OrderStatus]:
+    return MappingProxyType(dict(table))
+
+
+def _freeze_from_shipstation(
+    table: Mapping[OrderStatus, OrderState],
+) -> Mapping[OrderStatus, OrderState]:
+    return MappingProxyType(dict(table))
 
 
 @attrs.frozen(kw_only=True)
@@ -87,10 +95,10 @@ class StatusMap:
     """
 
     to_shipstation: Mapping[OrderState, OrderStatus] = attrs.field(
-        default=DEFAULT_TO_SHIPSTATION, converter=_frozen_mapping
+        default=DEFAULT_TO_SHIPSTATION, converter=_freeze_to_shipstation
     )
     from_shipstation: Mapping[OrderStatus, OrderState] = attrs.field(
-        default=DEFAULT_FROM_SHIPSTATION, converter=_frozen_mapping
+        default=DEFAULT_FROM_SHIPSTATION, converter=_freeze_from_shipstation
     )
 
     def shipstation_status(self, state: OrderState | None) -> OrderStatus | None:

@@ -62,7 +62,7 @@ def notification(*identifiers: LineIdentifiers, order_id: int = 41234567) -> Shi
     )
 
 
-def ship(**identifier: str) -> OrderUpdate:
+def ship(imei: str | None = None, serial_number: str | None = None) -> OrderUpdate:
     return OrderUpdate(
         order_id=41234567,
         new_state=OrderLineState.SHIPPED,
@@ -70,7 +70,8 @@ def ship(**identifier: str) -> OrderUpdate:
         tracking_url="https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901",
         shipper="Colissimo",
         date_shipping=SHIPPED_AT,
-        **identifier,
+        imei=imei,
+        serial_number=serial_number,
     )
 
 
