@@ -70,6 +70,12 @@ _CONDITION_NAMES = {
     Condition.GOOD: "Good",
     Condition.FAIR: "Fair",
 }
+# Options are frozen: build the common ones once rather than per order line.
+_CONDITION_OPTIONS = {
+    condition: ItemOption(name="Condition", value=name)
+    for condition, name in _CONDITION_NAMES.items()
+}
+_BACKCARE_OPTION = ItemOption(name="Backcare", value="yes")
 
 # Lines that will never be packed: they do not become items unless the whole order is off.
 _NOT_TO_PACK = frozenset(
@@ -186,12 +192,12 @@ def _merge_address(
 def _line_options(line: OrderLine, product: CatalogProduct | None) -> tuple[ItemOption, ...]:
     options: list[ItemOption] = []
     if line.condition is not None:
-        grade = _CONDITION_NAMES.get(line.condition, f"code {int(line.condition)}")
-        options.append(ItemOption(name="Condition", value=grade))
+        known = _CONDITION_OPTIONS.get(line.condition)
+        options.append(known or ItemOption(name="Condition", value=f"code {int(line.condition)}"))
     if _blank(line.brand):
         options.append(ItemOption(name="Brand", value=line.brand))
     if line.backcare:
-        options.append(ItemOption(name="Backcare", value="yes"))
+        options.append(_BACKCARE_OPTION)
     if product is not None:
         options.extend(
             ItemOption(name=name, value=value) for name, value in product.options.items()
