@@ -22,6 +22,7 @@ import random
 import re
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -154,43 +155,90 @@ class _OrderInvalid(Exception):
         self.message = message
 
 
-@dataclass
-class _Order:
+def _pack(data: Any) -> bytes:
+    text = json.dumps(data, default=_json_default, separators=(",", ":"))
+    # Level 1: the null-heavy JSON still shrinks by half or more, for a few microseconds.
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+class _Packed:
+    """A record whose wire form is kept as compact JSON bytes.
+
+    Dicts per order, address and item cost about 6 KB an order; compressed JSON about 1 KB, so
+    a simulator holding 100,000 orders stays around 200 MB. The fields that filters and state
+    changes read live beside it as attributes.
+    """
+
+    __slots__ = ()
+    blob: bytes
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """A fresh dict of the wire form, as a client would parse it."""
+        loaded: dict[str, Any] = _unpack(self.blob)
+        return loaded
+
+    def update(self, **changes: Any) -> None:
+        data = self.data
+        data.update(changes)
+        # The slot itself is made by each slotted dataclass below, which mypy cannot see here.
+        self.blob = _pack(data)  # type: ignore[misc]
+
+
+@dataclass(slots=True)
+class _Order(_Packed):
     order_id: int
     order_key: str
+    order_number: str
     store_id: int
     status: str
     order_date: datetime
     create_date: datetime
     modify_date: datetime
     payment_date: datetime | None
-    data: dict[str, Any]
+    blob: bytes
+    # Lower-cased text searched by the customerName and itemKeyword filters.
+    search_names: str
+    search_items: str
     hold_until: date | None = None
     active: bool = True
     import_batch: str | None = None
     tag_ids: list[int] = field(default_factory=list)
 
 
-@dataclass
-class _Shipment:
+@dataclass(slots=True)
+class _Shipment(_Packed):
     shipment_id: int
     order_id: int
+    order_number: str
     store_id: int
     batch_id: int
     create_date: datetime
     ship_date: date
-    data: dict[str, Any]
-    items: list[dict[str, Any]]
+    carrier_code: str
+    service_code: str
+    tracking_number: str
+    recipient_name: str
+    recipient_country: str
+    blob: bytes
+    items_blob: bytes
     void_date: datetime | None = None
 
 
-@dataclass
-class _Fulfillment:
+@dataclass(slots=True)
+class _Fulfillment(_Packed):
     fulfillment_id: int
     order_id: int
+    order_number: str
+    tracking_number: str | None
+    recipient_name: str
     create_date: datetime
     ship_date: date
-    data: dict[str, Any]
+    blob: bytes
 
 
 @dataclass
@@ -494,9 +542,7 @@ class ShipStationSimulator:
         with self._lock:
             self._release_holds()
             return [
-                _plain(self._render_order(o))
-                for o in self._orders.values()
-                if o.active or include_deleted
+                self._render_order(o) for o in self._orders.values() if o.active or include_deleted
             ]
 
     def get_order(self, order_id: int) -> dict[str, Any] | None:
@@ -504,17 +550,17 @@ class ShipStationSimulator:
         with self._lock:
             self._release_holds()
             order = self._orders.get(order_id)
-            return None if order is None else _plain(self._render_order(order))
+            return None if order is None else self._render_order(order)
 
     def shipments(self) -> list[dict[str, Any]]:
         """Every shipment (voided ones included), with ``shipmentItems``."""
         with self._lock:
-            return [_plain(self._render_shipment(s, items=True)) for s in self._shipments.values()]
+            return [self._render_shipment(s, items=True) for s in self._shipments.values()]
 
     def fulfillments(self) -> list[dict[str, Any]]:
         """Every fulfillment made by ``markasshipped``."""
         with self._lock:
-            return [_plain(f.data) for f in self._fulfillments.values()]
+            return [f.data for f in self._fulfillments.values()]
 
     def stores(self) -> list[dict[str, Any]]:
         """Every store, active or not."""
@@ -787,16 +833,16 @@ class ShipStationSimulator:
             orders = (o for o in orders if o.store_id == store_id)
         number = req.query.get("ordernumber")
         if number:
-            orders = (o for o in orders if o.data["orderNumber"].startswith(number))
+            orders = (o for o in orders if o.order_number.startswith(number))
         batch = req.query.get("importbatch")
         if batch:
             orders = (o for o in orders if o.import_batch == batch)
         name = (req.query.get("customername") or "").lower()
         if name:
-            orders = (o for o in orders if _names_match(o.data, name))
+            orders = (o for o in orders if name in o.search_names)
         keyword = (req.query.get("itemkeyword") or "").lower()
         if keyword:
-            orders = (o for o in orders if _item_keyword_match(o.data, keyword))
+            orders = (o for o in orders if keyword in o.search_items)
         for field_name, attr in (
             ("createDate", "create_date"),
             ("modifyDate", "modify_date"),
@@ -839,7 +885,7 @@ class ShipStationSimulator:
         return self._render_order(self._find_order(req.params["id"]))
 
     def _render_order(self, order: _Order) -> dict[str, Any]:
-        data = dict(order.data)
+        data = order.data
         data["tagIds"] = list(order.tag_ids) or None
         return data
 
@@ -910,7 +956,7 @@ class ShipStationSimulator:
             results.append(
                 {
                     "orderId": order.order_id,
-                    "orderNumber": order.data["orderNumber"],
+                    "orderNumber": order.order_number,
                     "orderKey": order.order_key,
                     "success": True,
                     "errorMessage": None,
@@ -940,7 +986,8 @@ class ShipStationSimulator:
                 "longer be updated."
             )
         now = now_pacific(self.clock)
-        built = self._build_order(lower, existing, now)
+        new_key = key or (existing.order_key if existing else self._guid())
+        built = self._build_order(lower, existing, new_key, now)
         requested_tags = _tag_ids(lower.get("tagids"))
         # tagIds is writable; when a create call leaves it out, the order keeps its tags.
         if requested_tags is not None:
@@ -948,8 +995,6 @@ class ShipStationSimulator:
         elif existing is not None:
             built.tag_ids = existing.tag_ids
         if existing is None:
-            built.order_key = key or self._guid()
-            built.data["orderKey"] = built.order_key
             self._orders[built.order_id] = built
             self._orders_by_key[built.order_key] = built.order_id
             fire = built.status not in ("awaiting_payment", "cancelled")
@@ -966,7 +1011,9 @@ class ShipStationSimulator:
             self._held.discard(built.order_id)
         return built, fire and self.order_notify_on_create
 
-    def _build_order(self, src: dict[str, Any], existing: _Order | None, now: datetime) -> _Order:
+    def _build_order(
+        self, src: dict[str, Any], existing: _Order | None, order_key: str, now: datetime
+    ) -> _Order:
         number = src.get("ordernumber")
         if not isinstance(number, str) or not number:
             raise _OrderInvalid("orderNumber", "The orderNumber field is required.")
@@ -1014,7 +1061,7 @@ class ShipStationSimulator:
         data: dict[str, Any] = {
             "orderId": order_id,
             "orderNumber": number,
-            "orderKey": existing.order_key if existing else None,
+            "orderKey": order_key,
             "orderDate": format_timestamp(order_date),
             "createDate": format_timestamp(create_date),
             "modifyDate": format_timestamp(now),
@@ -1057,16 +1104,32 @@ class ShipStationSimulator:
             "externallyFulfilledById": None,
             "externallyFulfilledByName": None,
         }
+        search_items = [
+            text
+            for item in items
+            for text in (
+                item["sku"],
+                item["name"],
+                *(o["name"] for o in item["options"]),
+                *(o["value"] for o in item["options"]),
+            )
+            if isinstance(text, str)
+        ]
         return _Order(
             order_id=order_id,
-            order_key=existing.order_key if existing else "",
+            order_key=order_key,
+            order_number=number,
             store_id=store_id,
             status=status,
             order_date=order_date,
             create_date=create_date,
             modify_date=now,
             payment_date=payment_date,
-            data=data,
+            blob=_pack(data),
+            search_names="\n".join(
+                party["name"] for party in (ship_to, bill_to) if party["name"]
+            ).lower(),
+            search_items="\n".join(search_items).lower(),
             hold_until=hold_until if status == "on_hold" else None,
         )
 
@@ -1219,14 +1282,14 @@ class ShipStationSimulator:
         now = now_pacific(self.clock)
         order.status = status
         order.modify_date = now
-        order.data["orderStatus"] = status
-        order.data["modifyDate"] = format_timestamp(now)
+        changes: dict[str, Any] = {"orderStatus": status, "modifyDate": format_timestamp(now)}
         if ship_date is not None:
-            order.data["shipDate"] = format_date(ship_date)
+            changes["shipDate"] = format_date(ship_date)
         if status != "on_hold":
             order.hold_until = None
-            order.data["holdUntilDate"] = None
+            changes["holdUntilDate"] = None
             self._held.discard(order.order_id)
+        order.update(**changes)
 
     def _release_holds(self) -> None:
         if not self._held:
@@ -1239,7 +1302,7 @@ class ShipStationSimulator:
                 self._change_status(order, "awaiting_shipment")
                 # The release happened at the start of the hold date, not when first observed.
                 order.modify_date = released_at
-                order.data["modifyDate"] = format_timestamp(released_at)
+                order.update(modifyDate=format_timestamp(released_at))
 
     def _body_object(self, req: _Request, model_key: str) -> dict[str, Any]:
         body = req.json(model_key)
@@ -1261,39 +1324,49 @@ class ShipStationSimulator:
             )
         now = now_pacific(self.clock)
         ship_date = self._request_date(body, "shipDate") or now.date()
-        tracking = _text(body.get("trackingnumber"), "trackingNumber")
+        try:
+            tracking = _text(body.get("trackingnumber"), "trackingNumber")
+        except _OrderInvalid as exc:
+            raise _invalid(f"request.{exc.key}", exc.message) from None
         self._change_status(order, "shipped", ship_date=ship_date)
         fulfillment_id = self._take("fulfillment")
+        stored = order.data
+        ship_to = stored["shipTo"]
         self._fulfillments[fulfillment_id] = _Fulfillment(
             fulfillment_id=fulfillment_id,
             order_id=order.order_id,
+            order_number=order.order_number,
+            tracking_number=tracking,
+            recipient_name=(ship_to["name"] or "").lower(),
             create_date=now,
             ship_date=ship_date,
-            data={
-                "fulfillmentId": fulfillment_id,
-                "orderId": order.order_id,
-                "orderNumber": order.data["orderNumber"],
-                "userId": self.user_id,
-                "customerEmail": order.data["customerEmail"],
-                "trackingNumber": tracking,
-                "createDate": format_timestamp(now),
-                "shipDate": format_date(ship_date),
-                "voidDate": None,
-                "deliveryDate": None,
-                "carrierCode": carrier,
-                "sellerFillProviderId": None,
-                "sellerFillProviderName": None,
-                "fulfillmentServiceCode": None,
-                "fulfillmentProviderCode": None,
-                "fulfillmentFee": Decimal("0.00"),
-                "voidRequested": False,
-                "voided": False,
-                "marketplaceNotified": bool(body.get("notifysaleschannel")),
-                "notifyErrorMessage": None,
-                "shipTo": dict(order.data["shipTo"]),
-            },
+            blob=_pack(
+                {
+                    "fulfillmentId": fulfillment_id,
+                    "orderId": order.order_id,
+                    "orderNumber": order.order_number,
+                    "userId": self.user_id,
+                    "customerEmail": stored["customerEmail"],
+                    "trackingNumber": tracking,
+                    "createDate": format_timestamp(now),
+                    "shipDate": format_date(ship_date),
+                    "voidDate": None,
+                    "deliveryDate": None,
+                    "carrierCode": carrier,
+                    "sellerFillProviderId": None,
+                    "sellerFillProviderName": None,
+                    "fulfillmentServiceCode": None,
+                    "fulfillmentProviderCode": None,
+                    "fulfillmentFee": Decimal("0.00"),
+                    "voidRequested": False,
+                    "voided": False,
+                    "marketplaceNotified": bool(body.get("notifysaleschannel")),
+                    "notifyErrorMessage": None,
+                    "shipTo": ship_to,
+                }
+            ),
         )
-        return {"orderId": order.order_id, "orderNumber": order.data["orderNumber"]}
+        return {"orderId": order.order_id, "orderNumber": order.order_number}
 
     def _request_date(self, body: dict[str, Any], name: str) -> date | None:
         raw = body.get(name.lower())
@@ -1318,7 +1391,7 @@ class ShipStationSimulator:
             raise _bad_request(f"Order {order.order_id} is {order.status} and cannot be held.")
         self._change_status(order, "on_hold")
         order.hold_until = hold_until
-        order.data["holdUntilDate"] = format_date(hold_until)
+        order.update(holdUntilDate=format_date(hold_until))
         self._held.add(order.order_id)
         self._release_holds()
         return {"success": True, "message": "Order held successfully."}
@@ -1404,11 +1477,12 @@ class ShipStationSimulator:
                 f"Order {order.order_id} is {order.status}; labels can only be created for "
                 "orders awaiting shipment."
             )
+        stored = order.data
         try:
-            weight = _weight(body.get("weight"), "weight") or order.data["weight"]
+            weight = _weight(body.get("weight"), "weight") or stored["weight"]
         except _OrderInvalid as exc:
             raise _invalid(f"request.{exc.key}", exc.message) from None
-        if not weight or Decimal(weight["value"]) <= 0:
+        if not weight or Decimal(str(weight["value"])) <= 0:
             raise _bad_request("A weight greater than zero is required to create a label.")
         now = now_pacific(self.clock)
         ship_date = self._request_date(body, "shipDate") or now.date()
@@ -1425,8 +1499,8 @@ class ShipStationSimulator:
             "orderId": order.order_id,
             "orderKey": order.order_key,
             "userId": self.user_id,
-            "customerEmail": order.data["customerEmail"],
-            "orderNumber": order.data["orderNumber"],
+            "customerEmail": stored["customerEmail"],
+            "orderNumber": order.order_number,
             "createDate": format_timestamp(now),
             "shipDate": format_date(ship_date),
             "shipmentCost": cost,
@@ -1438,14 +1512,14 @@ class ShipStationSimulator:
             "serviceCode": service,
             "packageCode": package,
             "confirmation": confirmation,
-            "warehouseId": order.data["advancedOptions"]["warehouseId"],
+            "warehouseId": stored["advancedOptions"]["warehouseId"],
             "voided": False,
             "voidDate": None,
             "marketplaceNotified": False,
             "notifyErrorMessage": None,
-            "shipTo": dict(order.data["shipTo"]),
+            "shipTo": stored["shipTo"],
             "weight": dict(weight),
-            "dimensions": _dimensions(body.get("dimensions")) or order.data["dimensions"],
+            "dimensions": _dimensions(body.get("dimensions")) or stored["dimensions"],
             "insuranceOptions": _insurance(body.get("insuranceoptions")),
             "advancedOptions": {
                 "billToParty": None,
@@ -1470,22 +1544,26 @@ class ShipStationSimulator:
         if test_label:
             # A test label is a sample: nothing is stored, the order stays open.
             return reply
-        items = [dict(item) for item in order.data["items"] if not item["adjustment"]]
+        items = [item for item in stored["items"] if not item["adjustment"]]
         batch_id = self._take("batch")
         self._shipments[shipment_id] = _Shipment(
             shipment_id=shipment_id,
             order_id=order.order_id,
+            order_number=order.order_number,
             store_id=order.store_id,
             batch_id=batch_id,
             create_date=now,
             ship_date=ship_date,
-            data=data,
-            items=items,
+            carrier_code=carrier,
+            service_code=str(service),
+            tracking_number=tracking,
+            recipient_name=(stored["shipTo"]["name"] or "").lower(),
+            recipient_country=(stored["shipTo"]["country"] or "").upper(),
+            blob=_pack(data),
+            items_blob=_pack(items),
         )
         self._change_status(order, "shipped", ship_date=ship_date)
-        order.data["carrierCode"] = carrier
-        order.data["serviceCode"] = service
-        order.data["packageCode"] = package
+        order.update(carrierCode=carrier, serviceCode=service, packageCode=package)
         self._queue_ship_notify(order.store_id, batch_id)
         return reply
 
@@ -1518,19 +1596,18 @@ class ShipStationSimulator:
             return {"approved": False, "message": "The label has already been voided."}
         now = now_pacific(self.clock)
         shipment.void_date = now
-        shipment.data["voided"] = True
-        shipment.data["voidDate"] = format_timestamp(now)
+        shipment.update(voided=True, voidDate=format_timestamp(now))
         order = self._orders.get(shipment.order_id)
         if order is not None and order.status == "shipped":
             # Voiding the only label returns the order to the queue, as in the ShipStation UI.
             self._change_status(order, "awaiting_shipment")
-            order.data["shipDate"] = None
+            order.update(shipDate=None)
         return {"approved": True, "message": "Label voided successfully"}
 
     def _render_shipment(self, shipment: _Shipment, *, items: bool) -> dict[str, Any]:
-        data = dict(shipment.data)
+        data = shipment.data
         if items:
-            data["shipmentItems"] = [dict(i) for i in shipment.items]
+            data["shipmentItems"] = _unpack(shipment.items_blob)
         return data
 
     def _list_shipments(self, req: _Request) -> dict[str, Any]:
@@ -1543,15 +1620,15 @@ class ShipStationSimulator:
         if not self.list_voided_shipments:
             shipments = (s for s in shipments if s.void_date is None)
         exact = {
-            "ordernumber": "orderNumber",
-            "carriercode": "carrierCode",
-            "servicecode": "serviceCode",
-            "trackingnumber": "trackingNumber",
+            "ordernumber": "order_number",
+            "carriercode": "carrier_code",
+            "servicecode": "service_code",
+            "trackingnumber": "tracking_number",
         }
-        for query_name, data_name in exact.items():
+        for query_name, attr_name in exact.items():
             wanted = req.query.get(query_name)
             if wanted:
-                shipments = [s for s in shipments if s.data[data_name] == wanted]
+                shipments = [s for s in shipments if getattr(s, attr_name) == wanted]
         for name, attr in (
             ("orderId", "order_id"),
             ("storeId", "store_id"),
@@ -1562,12 +1639,10 @@ class ShipStationSimulator:
                 shipments = [s for s in shipments if getattr(s, attr) == wanted_id]
         recipient = (req.query.get("recipientname") or "").lower()
         if recipient:
-            shipments = [
-                s for s in shipments if recipient in (s.data["shipTo"]["name"] or "").lower()
-            ]
+            shipments = [s for s in shipments if recipient in s.recipient_name]
         country = (req.query.get("recipientcountrycode") or "").upper()
         if country:
-            shipments = [s for s in shipments if (s.data["shipTo"]["country"] or "") == country]
+            shipments = [s for s in shipments if s.recipient_country == country]
         shipments = self._date_filter(shipments, req, "createDate", "create_date", exclusive=False)
         shipments = self._day_filter(shipments, req, "shipDate", "ship_date")
         shipments = self._date_filter(shipments, req, "voidDate", "void_date", exclusive=False)
@@ -1609,24 +1684,22 @@ class ShipStationSimulator:
             wanted_id = self._query_int(req, name)
             if wanted_id is not None:
                 selected = [f for f in selected if getattr(f, attr) == wanted_id]
-        for query_name, data_name in (
-            ("ordernumber", "orderNumber"),
-            ("trackingnumber", "trackingNumber"),
+        for query_name, attr_name in (
+            ("ordernumber", "order_number"),
+            ("trackingnumber", "tracking_number"),
         ):
             wanted = req.query.get(query_name)
             if wanted:
-                selected = [f for f in selected if f.data[data_name] == wanted]
+                selected = [f for f in selected if getattr(f, attr_name) == wanted]
         recipient = (req.query.get("recipientname") or "").lower()
         if recipient:
-            selected = [
-                f for f in selected if recipient in (f.data["shipTo"]["name"] or "").lower()
-            ]
+            selected = [f for f in selected if recipient in f.recipient_name]
         selected = self._date_filter(selected, req, "createDate", "create_date", exclusive=False)
         selected = self._day_filter(selected, req, "shipDate", "ship_date")
         ordered = list(selected)
         key = sort_by or "create_date"
         ordered.sort(key=lambda f: (getattr(f, key), f.fulfillment_id), reverse=descending)
-        return self._page(ordered, "fulfillments", page, page_size, lambda f: dict(f.data))
+        return self._page(ordered, "fulfillments", page, page_size, lambda f: f.data)
 
     # ------------------------------------------------------------------ carriers
 
@@ -1978,28 +2051,9 @@ def _insurance(value: Any) -> dict[str, Any]:
 
 
 def _label_cost(carrier: str, weight: Mapping[str, Any], *, international: bool) -> Decimal:
-    ounces = Decimal(weight["value"]) * _OUNCES_PER_UNIT[weight["units"]]
+    ounces = Decimal(str(weight["value"])) * _OUNCES_PER_UNIT[weight["units"]]
     pounds = max(1, math.ceil(ounces / 16))
     cost = _CARRIER_BASE_COST.get(carrier, Decimal("7.00")) + Decimal("0.45") * pounds
     if international:
         cost += Decimal("15.00")
     return cost.quantize(_CENT)
-
-
-def _names_match(data: Mapping[str, Any], needle: str) -> bool:
-    for party in ("shipTo", "billTo"):
-        name = data[party]["name"]
-        if name and needle in name.lower():
-            return True
-    return False
-
-
-def _item_keyword_match(data: Mapping[str, Any], needle: str) -> bool:
-    for item in data["items"]:
-        texts = [item["sku"], item["name"]]
-        texts += [o.get("name") for o in item["options"]] + [
-            o.get("value") for o in item["options"]
-        ]
-        if any(isinstance(t, str) and needle in t.lower() for t in texts):
-            return True
-    return False
