@@ -341,6 +341,17 @@ class ShipStationSimulator:
     ) -> None:
         if not api_key or not api_secret:
             raise ValueError("api_key and api_secret must be non-empty")
+        if date_offsets not in ("ignore", "convert"):
+            raise ValueError(f"date_offsets must be 'ignore' or 'convert', not {date_offsets!r}")
+        if order_date_filters not in ("inclusive", "documented"):
+            raise ValueError(f"unknown order_date_filters {order_date_filters!r}")
+        if page_size_over_max not in ("clamp", "error"):
+            raise ValueError(f"unknown page_size_over_max {page_size_over_max!r}")
+        if rate_limit < 1 or rate_window_seconds <= 0:
+            raise ValueError("rate_limit and rate_window_seconds must be positive")
+        unknown_statuses = set(mark_shipped_from) - ORDER_STATUSES
+        if unknown_statuses:
+            raise ValueError(f"unknown order statuses in mark_shipped_from: {unknown_statuses}")
         self.clock = clock
         self.base_url = base_url
         self._api_key = api_key

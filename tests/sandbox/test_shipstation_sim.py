@@ -994,3 +994,54 @@ def test_the_simulator_over_a_real_socket(clock: VirtualClock) -> None:
             assert limited.json() == {"message": "Too Many Requests"}
         with httpx.Client(base_url=base, auth=(auth[0], "nope"), timeout=10) as c:
             assert c.get("/stores").status_code == 401
+
+
+# ---------------------------------------------------------------- dates and options
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2026-01-04", "2026-01-04T00:00:00.0000000"),
+        ("2026-01-04 23:59:59", "2026-01-04T23:59:59.0000000"),
+        ("2026-01-04T23:59", "2026-01-04T23:59:00.0000000"),
+        ("2026-01-04T08:46:27.8230000", "2026-01-04T08:46:27.8230000"),
+        ("2026-01-04T08:46:27.78", "2026-01-04T08:46:27.7800000"),
+        ("2026-01-04T08:46:27+02:00", "2026-01-04T08:46:27.0000000"),
+    ],
+)
+def test_accepted_date_forms(client: httpx.Client, sent: str, stored: str) -> None:
+    assert create(client, orderDate=sent)["orderDate"] == stored
+
+
+@pytest.mark.parametrize("sent", ["04/01/2026", "2026-13-01", "yesterday", "2026-01-04T25:00:00"])
+def test_unreadable_dates_are_model_errors(client: httpx.Client, sent: str) -> None:
+    response = client.post("/orders/createorder", json=order_body(orderDate=sent))
+    assert response.status_code == 400
+    assert "apiOrder.orderDate" in response.json()["ModelState"]
+
+
+def test_dates_follow_daylight_saving(clock: VirtualClock, client: httpx.Client) -> None:
+    clock.advance(180 * 86400)  # early July: PDT, UTC-7
+    assert create(client)["createDate"] == "2026-07-04T10:00:00.0000000"
+
+
+def test_item_timestamps_carry_milliseconds(clock: VirtualClock, client: httpx.Client) -> None:
+    clock.advance(0.5)
+    item = create(client)["items"][0]
+    assert item["createDate"] == "2026-01-05T09:00:00.5"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"date_offsets": "utc"},
+        {"order_date_filters": "loose"},
+        {"page_size_over_max": "ignore"},
+        {"rate_limit": 0},
+        {"mark_shipped_from": ["sent"]},
+    ],
+)
+def test_unknown_options_are_refused(clock: VirtualClock, options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        ShipStationSimulator(clock=clock, api_key=KEY, api_secret=SECRET, **options)
