@@ -207,3 +207,47 @@ def test_async_clients_in_process() -> None:
             assert len(listed) == 120
 
     asyncio.run(run())
+
+
+def test_a_mapping_write_plan_is_applied_in_order() -> None:
+    from backmarket_shipstation.mapping import (
+        LineIdentifiers,
+        NotificationSource,
+        NotificationStatus,
+        ShipmentNotification,
+        to_backmarket_updates,
+    )
+
+    clock = VirtualClock()
+    sandbox = Sandbox(seed=7, orders=60, clock=clock)
+    with BackMarketClient(
+        token=sandbox.backmarket_token,
+        user_agent=sandbox.backmarket_user_agent,
+        transport=sandbox.backmarket_transport(),
+        clock=clock,
+    ) as bm:
+        order = next(
+            o
+            for o in bm.orders.list(state=OrderState.TO_ACCEPT)
+            if len(o.lines) > 1 and all(line.quantity == 1 for line in o.lines)
+        )
+        identifiers = tuple(
+            LineIdentifiers(orderline_id=line.id, serial_number=f"SN-{line.id}")
+            for line in order.lines
+        )
+        notification = ShipmentNotification(
+            order_id=order.order_id,
+            status=NotificationStatus.SHIPPED,
+            tracking_number="1Z999AA10123456784",
+            source=NotificationSource.SHIPMENT,
+            shipper="UPS",
+            identifiers=identifiers,
+        )
+        plan = to_backmarket_updates(notification, order)
+        results = bm.apply(plan)
+        assert len(results) == len(plan)
+        after = bm.orders.get(order.order_id)
+    assert all(line.state is OrderLineState.SHIPPED for line in after.lines)
+    assert sorted(line.serial_number or "" for line in after.lines) == sorted(
+        f"SN-{line.id}" for line in order.lines
+    )
