@@ -155,6 +155,15 @@ def _check_imei(value: str, order_id: str | int | None, sku: str | None) -> str:
 
 
 def _check_serial(value: str, order_id: str | int | None, sku: str | None) -> str:
+    if len(value) == 15 and value.isascii() and value.isdigit() and not is_valid_imei(value):
+        # Fifteen digits is an IMEI's shape whatever the label says: a wrong check digit is a
+        # typo, and Back Market could never correct it once registered.
+        raise InvalidIMEIError(
+            "15 digits with a wrong IMEI check digit (a typo?)",
+            order_id=order_id,
+            line=sku,
+            value=value,
+        )
     if not value:
         raise InvalidSerialNumberError("empty serial number", order_id=order_id, line=sku)
     if len(value) > SERIAL_NUMBER_MAX_LENGTH:

@@ -160,6 +160,12 @@ def test_fifteen_digits_with_bad_check_digit_is_an_error_not_a_serial() -> None:
         parse_device_identifiers(f"IP13: {BAD_IMEI}")
 
 
+def test_fifteen_digits_with_bad_check_digit_is_an_error_even_labelled_serial() -> None:
+    with pytest.raises(InvalidIMEIError):
+        parse_device_identifiers(f"S/N: {BAD_IMEI}")
+    assert values(f"S/N: {IMEI_A}") == [("serial_number", IMEI_A, None)]
+
+
 def test_labelled_imei_of_wrong_length_is_an_error() -> None:
     with pytest.raises(InvalidIMEIError, match="15 digits"):
         parse_device_identifiers("IMEI: 49015420323751")
