@@ -255,6 +255,7 @@ class _Delivery:
     due: float
     url: str
     payload: dict[str, Any]
+    attempts: int = 0
 
 
 @dataclass
@@ -314,6 +315,7 @@ class ShipStationSimulator:
         list_voided_shipments: whether ``GET /shipments`` lists voided labels.
         order_notify_on_create: whether creating orders through the API queues ORDER_NOTIFY.
         webhook_delay_seconds: how long after the action a webhook becomes deliverable.
+        webhook_max_attempts: how many times ``deliver_webhooks`` tries one delivery.
     """
 
     def __init__(
@@ -338,6 +340,7 @@ class ShipStationSimulator:
         list_voided_shipments: bool = True,
         order_notify_on_create: bool = True,
         webhook_delay_seconds: float = 0.0,
+        webhook_max_attempts: int = 5,
     ) -> None:
         if not api_key or not api_secret:
             raise ValueError("api_key and api_secret must be non-empty")
@@ -347,8 +350,10 @@ class ShipStationSimulator:
             raise ValueError(f"unknown order_date_filters {order_date_filters!r}")
         if page_size_over_max not in ("clamp", "error"):
             raise ValueError(f"unknown page_size_over_max {page_size_over_max!r}")
-        if rate_limit < 1 or rate_window_seconds <= 0:
-            raise ValueError("rate_limit and rate_window_seconds must be positive")
+        if rate_limit < 1 or rate_window_seconds <= 0 or webhook_max_attempts < 1:
+            raise ValueError(
+                "rate_limit, rate_window_seconds and webhook_max_attempts must be positive"
+            )
         unknown_statuses = set(mark_shipped_from) - ORDER_STATUSES
         if unknown_statuses:
             raise ValueError(f"unknown order statuses in mark_shipped_from: {unknown_statuses}")
@@ -371,6 +376,7 @@ class ShipStationSimulator:
         self.list_voided_shipments = list_voided_shipments
         self.order_notify_on_create = order_notify_on_create
         self.webhook_delay_seconds = webhook_delay_seconds
+        self.webhook_max_attempts = webhook_max_attempts
 
         self._lock = threading.RLock()
         self._windows: dict[str, _Window] = {}
@@ -482,7 +488,7 @@ class ShipStationSimulator:
         """
         body = json.loads(json.dumps(dict(order), default=_json_default), parse_float=Decimal)
         with self._lock:
-            created: dict[str, Any] = _plain(self._direct(lambda: self._create_one(body)))
+            created: dict[str, Any] = self._direct(lambda: self._create_one(body))
             return created
 
     def buy_label(
@@ -527,8 +533,10 @@ class ShipStationSimulator:
     def deliver_webhooks(self, send: WebhookSend) -> int:
         """POST every due webhook through ``send(url, payload)``; return how many succeeded.
 
-        A delivery whose ``send`` raises stays queued for the next call (V1's retry policy is
-        not documented; retrying later is the conservative choice).
+        A delivery whose ``send`` raises stays queued for the next call, up to
+        ``webhook_max_attempts`` attempts in all (V1's retry policy is not documented; retrying
+        a few times is the conservative choice). ``send`` runs outside the lock, so it may call
+        the simulator back (a receiver fetching ``resource_url``).
         """
         with self._lock:
             now = self.clock.monotonic()
@@ -537,10 +545,12 @@ class ShipStationSimulator:
         delivered = 0
         failed: list[_Delivery] = []
         for delivery in due:
+            delivery.attempts += 1
             try:
                 send(delivery.url, dict(delivery.payload))
             except Exception:
-                failed.append(delivery)
+                if delivery.attempts < self.webhook_max_attempts:
+                    failed.append(delivery)
             else:
                 delivered += 1
         if failed:

@@ -860,6 +860,23 @@ def test_deliver_webhooks_keeps_failures_queued(
     assert sim.webhook_deliveries == []
 
 
+def test_a_delivery_is_given_up_after_the_last_attempt(clock: VirtualClock) -> None:
+    sim = ShipStationSimulator(clock=clock, api_key=KEY, api_secret=SECRET, webhook_max_attempts=3)
+    with client_for(sim) as c:
+        c.post("/webhooks/subscribe", json={"target_url": "https://h", "event": "SHIP_NOTIFY"})
+        sim.buy_label(create(c)["orderId"])
+    attempts: list[str] = []
+
+    def failing(url: str, payload: dict[str, Any]) -> None:
+        attempts.append(url)
+        raise ConnectionError("receiver down")
+
+    for _ in range(5):
+        sim.deliver_webhooks(failing)
+    assert attempts == ["https://h"] * 3
+    assert sim.webhook_deliveries == []
+
+
 def test_webhook_delay_on_the_clock(clock: VirtualClock) -> None:
     sim = ShipStationSimulator(
         clock=clock, api_key=KEY, api_secret=SECRET, webhook_delay_seconds=120
