@@ -9,7 +9,7 @@ it does not send the note to buyer nor item information (seed). A label is a Shi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from ..errors import MappingError
 from ..shipstation.models import PACIFIC, Fulfillment, Shipment
@@ -60,7 +60,7 @@ def _shipped_at(ship_date: date | None, created: datetime | None) -> datetime | 
     if created is not None and created.astimezone(PACIFIC).date() == ship_date:
         return created
     # A label dated ahead (or a bare date): the start of that day where ShipStation lives.
-    return datetime.combine(ship_date, time(0, 0), tzinfo=PACIFIC)
+    return datetime(ship_date.year, ship_date.month, ship_date.day, tzinfo=PACIFIC)
 
 
 def to_shipment_notification(
