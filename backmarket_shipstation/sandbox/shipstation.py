@@ -1370,7 +1370,9 @@ class ShipStationSimulator:
                     "customerEmail": stored["customerEmail"],
                     "trackingNumber": tracking,
                     "createDate": format_timestamp(now),
-                    "shipDate": format_date(ship_date),
+                    # Unlike orders and shipments, fulfillments give shipDate as a timestamp
+                    # in the spec's examples ("2016-06-07T00:00:00.0000000").
+                    "shipDate": format_timestamp(datetime.combine(ship_date, time())),
                     "voidDate": None,
                     "deliveryDate": None,
                     "carrierCode": carrier,

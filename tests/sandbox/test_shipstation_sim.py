@@ -490,6 +490,8 @@ def test_markasshipped_makes_a_fulfillment_not_a_shipment(
     fulfillment = fulfillments["fulfillments"][0]
     assert fulfillment["marketplaceNotified"] is True
     assert fulfillment["trackingNumber"] == "6A12345678901"
+    assert fulfillment["shipDate"] == "2026-01-05T00:00:00.0000000"  # a timestamp here
+    assert SEVEN_DIGITS.match(fulfillment["createDate"])
     assert fulfillment["carrierCode"] == "Colissimo"  # loose text, not checked
     assert fulfillment["shipTo"]["city"] == "Paris"
     assert client.get("/shipments").json()["total"] == 0
