@@ -87,7 +87,7 @@ BULK_LIMIT = 100
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
-PageT = TypeVar("PageT", OrderPage, ShipmentPage, FulfillmentPage)
+PageT = TypeVar("PageT", bound=OrderPage | ShipmentPage | FulfillmentPage)
 
 SHIPSTATION_RETRY_POLICY = RetryPolicy()
 
@@ -731,9 +731,18 @@ class Webhooks:
         """Fetch what a webhook POST points at, after checking that ``resource_url`` is on the
         configured ShipStation host (else :class:`UntrustedWebhookURLError`, nothing sent).
 
-        Returns the first page (``OrderPage``, ``ShipmentPage`` or ``FulfillmentPage``).
+        Returns the first page (``OrderPage``, ``ShipmentPage`` or ``FulfillmentPage``);
+        :meth:`fetch_all` walks every page.
         """
         return self._core.send(webhook_resource_request(payload, self._core.base_url))
+
+    def fetch_all(
+        self, payload: WebhookPayload | bytes | str | Mapping[str, Any]
+    ) -> Paginator[WebhookResource, Order | Shipment | Fulfillment]:
+        """Every order, shipment or fulfillment a webhook POST points at, page by page (lazy),
+        after the same host check as :meth:`fetch`."""
+        first = webhook_resource_request(payload, self._core.base_url)
+        return Paginator(self._core.send, first, _page_items, next_page)
 
 
 def _ignore(_: Any) -> None:
@@ -1036,6 +1045,13 @@ class AsyncWebhooks:
     ) -> WebhookResource:
         """Fetch what a webhook POST points at, after the host check (see the sync twin)."""
         return await self._core.send(webhook_resource_request(payload, self._core.base_url))
+
+    def fetch_all(
+        self, payload: WebhookPayload | bytes | str | Mapping[str, Any]
+    ) -> AsyncPaginator[WebhookResource, Order | Shipment | Fulfillment]:
+        """Every item a webhook POST points at (``async for``), after the host check."""
+        first = webhook_resource_request(payload, self._core.base_url)
+        return AsyncPaginator(self._core.send, first, _page_items, next_page)
 
 
 class AsyncShipStationClient(_ClientBase):

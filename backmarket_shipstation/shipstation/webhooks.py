@@ -64,7 +64,7 @@ def parse_webhook_payload(body: bytes | str | Mapping[str, Any]) -> WebhookPaylo
 def webhook_resource_request(
     payload: WebhookPayload | bytes | str | Mapping[str, Any], base_url: str
 ) -> Request[WebhookResource]:
-    """The GET that fetches a webhook's resource, after checking that it is safe.
+    """The GET that fetches (the first page of) a webhook's resource, after checking it.
 
     The URL must use the scheme, host and port of ``base_url`` (the configured ShipStation
     API), carry no user info, and name ``/orders``, ``/shipments`` or ``/fulfillments``;
@@ -94,7 +94,11 @@ def webhook_resource_request(
     parse = _RESOURCE_PARSERS.get(path.rstrip("/").lower())
     if parse is None:
         raise UntrustedWebhookURLError(f"path {url.path!r} is not a webhook resource", url=raw)
-    params = query(**dict(url.params.multi_items()))
+    given = dict(url.params.multi_items())
+    # Ask for the largest page, so that a big import batch takes few calls to walk.
+    given.setdefault("page", "1")
+    given.setdefault("pageSize", "500")
+    params = query(**given)
     return Request(
         method="GET", path=path.rstrip("/").lower(), params=params, parse=parse, idempotent=True
     )

@@ -527,7 +527,7 @@ def main() -> None:
             ),
             interaction(
                 "GET",
-                f"{SS}/shipments?batchId=144015674&includeShipmentItems=False",
+                f"{SS}/shipments?batchId=144015674&includeShipmentItems=False&page=1&pageSize=500",
                 200,
                 {"shipments": [SHIPMENT], "total": 1, "page": 1, "pages": 1},
                 response_headers=RATE,

@@ -770,6 +770,13 @@ def test_async_client_mirrors_the_sync_one() -> None:
                 }
             )
             assert isinstance(fetched, OrderPage)
+            everything = ss.webhooks.fetch_all(
+                {
+                    "resource_url": "https://ssapi.shipstation.com/orders?importBatch=z",
+                    "resource_type": "ORDER_NOTIFY",
+                }
+            )
+            assert len([item async for item in everything]) == 3
             with pytest.raises(UntrustedWebhookURLError):
                 await ss.webhooks.fetch(
                     {"resource_url": "https://evil.example/orders", "resource_type": "ORDER_NOTIFY"}
@@ -800,6 +807,7 @@ def test_async_client_mirrors_the_sync_one() -> None:
         ("GET", "/webhooks"),
         ("DELETE", "/webhooks/9"),
         ("GET", "/orders"),
+        ("GET", "/orders"),
     ]
 
 
@@ -820,3 +828,20 @@ def test_async_throttle_shares_the_sync_limiter_of_the_same_key_pair() -> None:
         sync_client.carriers.list()
     asyncio.run(run())
     assert server.too_many == 0
+
+
+def test_webhook_fetch_all_walks_every_page_of_a_big_batch() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["importBatch"] == "big"
+        return paged("orders", 1234, claimed_pages=None)(request)
+
+    ss, recorder, _ = client(handler)
+    payload = {
+        "resource_url": "https://ssapi.shipstation.com/orders?importBatch=big",
+        "resource_type": "ORDER_NOTIFY",
+    }
+    assert len(list(ss.webhooks.fetch_all(payload))) == 1234
+    assert [r.url.params["page"] for r in recorder.requests] == ["1", "2", "3"]
+    assert all(r.url.params["pageSize"] == "500" for r in recorder.requests)
+    with pytest.raises(UntrustedWebhookURLError):
+        ss.webhooks.fetch_all({**payload, "resource_url": "https://evil.example/orders"})
