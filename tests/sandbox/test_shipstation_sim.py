@@ -186,6 +186,20 @@ def test_internal_error_has_aspnet_500_body(client: httpx.Client) -> None:
     assert body["ExceptionType"] == "System.NullReferenceException"
 
 
+def test_any_unexpected_failure_answers_500_and_keeps_serving(
+    sim: ShipStationSimulator, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backmarket_shipstation.sandbox.shipstation as module
+
+    monkeypatch.setattr(module, "CARRIERS", (None,))  # a broken catalogue entry
+    response = client.get("/carriers")
+    assert response.status_code == 500
+    assert response.json()["Message"] == "An error has occurred."
+    assert response.json()["ExceptionType"] == "System.TypeError"
+    assert "X-Rate-Limit-Remaining" in response.headers
+    assert client.get("/stores").status_code == 200
+
+
 # ---------------------------------------------------------------- createorder (§2, §3.3)
 
 
