@@ -222,7 +222,10 @@ def test_date_modification_filter_finds_changed_orders(bm: BM) -> None:
     bm.clock.advance(3600)
     since = bm.clock.now()
     target = bm.first(lambda o: o["state"] == 1)
-    assert bm.post_state(target["order_id"], new_state=2, sku=target["orderlines"][0]["listing"])
+    accepted = bm.post_state(
+        target["order_id"], new_state=2, sku=target["orderlines"][0]["listing"]
+    )
+    assert accepted.status_code == 200
     page = bm.get(
         "ws/orders", params={"date_modification": since.strftime("%Y-%m-%dT%H:%M:%SZ")}
     ).json()
@@ -695,7 +698,7 @@ def test_pii_hidden_until_accepted(make_bm: Factory) -> None:
         "",
         "",
     )
-    assert shown["street"] and shown["city"] and shown["country"]
+    assert all(shown[key] for key in ("street", "city", "country"))
     bm.post_state(order["order_id"], new_state=2, sku=order["orderlines"][0]["listing"])
     revealed = bm.get(f"ws/orders/{order['order_id']}").json()["shipping_address"]
     assert revealed == order["shipping_address"]
