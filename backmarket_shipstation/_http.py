@@ -42,6 +42,7 @@ from .errors import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    BackMarketShipStationError,
     FirewallBlockedError,
     InvalidRequestError,
     NotFoundError,
@@ -833,7 +834,12 @@ class SyncCore(_Core):
             if not decision.blind_resend_ok:
                 if request.recheck is None:
                     raise failure
-                confirmed = request.recheck.confirm(self.send(request.recheck.request))
+                try:
+                    reread = self.send(request.recheck.request)
+                except BackMarketShipStationError as exc:
+                    # The write's outcome stays unknown: report the write's failure.
+                    raise failure from exc
+                confirmed = request.recheck.confirm(reread)
                 if confirmed is not None:
                     return confirmed
 
@@ -882,7 +888,12 @@ class AsyncCore(_Core):
             if not decision.blind_resend_ok:
                 if request.recheck is None:
                     raise failure
-                confirmed = request.recheck.confirm(await self.send(request.recheck.request))
+                try:
+                    reread = await self.send(request.recheck.request)
+                except BackMarketShipStationError as exc:
+                    # The write's outcome stays unknown: report the write's failure.
+                    raise failure from exc
+                confirmed = request.recheck.confirm(reread)
                 if confirmed is not None:
                     return confirmed
 

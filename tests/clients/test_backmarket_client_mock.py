@@ -488,6 +488,20 @@ def test_a_timed_out_ship_is_re_read() -> None:
     assert recorder.methods() == [("POST", "/ws/orders/41234567"), ("GET", "/ws/orders/41234567")]
 
 
+def test_when_the_re_read_fails_too_the_write_failure_is_reported() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(502)
+        raise httpx.ConnectError("down", request=request)
+
+    bm, recorder, _ = client(handler)
+    with pytest.raises(ServerError) as caught:
+        bm.orders.accept(41234567, "IP13-128")
+    assert caught.value.method == "POST"
+    assert isinstance(caught.value.__cause__, APIConnectionError)
+    assert [m for m, _ in recorder.methods()].count("POST") == 1
+
+
 def test_a_rejected_state_post_is_never_retried() -> None:
     bm, recorder, _ = client(lambda r: httpx.Response(400, text="sku not found"))
     with pytest.raises(InvalidRequestError, match="sku not found"):
@@ -572,6 +586,9 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFixt
     texts += [record.getMessage() for record in caplog.records]
     assert caplog.records, "the client logs each call at debug level"
     assert "GET /ws/orders/1 -> 401" in caplog.text
+    # httpx masks the header when the request is shown, e.g. from the error's response.
+    assert caught.value.response is not None
+    texts.append(repr(caught.value.response.request.headers))
     joined = "\n".join(texts)
     assert TOKEN not in joined
     assert TOKEN[:12] not in joined
