@@ -46,6 +46,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "UnknownStatusError",
+    "UntrustedWebhookURLError",
 ]
 
 
@@ -224,6 +225,18 @@ class RateLimitedError(APIError):
 
 class ServerError(APIError):
     """5xx after the retries allowed by the policy were spent."""
+
+
+class UntrustedWebhookURLError(BackMarketShipStationError):
+    """A webhook's ``resource_url`` does not point at the configured ShipStation API.
+
+    Nothing was fetched (no server-side request forgery). ``url`` is kept for investigation;
+    the message names only the reason.
+    """
+
+    def __init__(self, reason: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(f"refusing webhook resource_url: {reason}")
 
 
 class APIConnectionError(BackMarketShipStationError):

@@ -1,6 +1,10 @@
-"""The Back Market seller API: models, codes and platforms."""
+"""The Back Market seller API: clients, models, codes and platforms."""
 
-from .client import AsyncBackMarketClient, BackMarketClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import AsyncBackMarketClient, BackMarketClient
 from .models import (
     BACKMARKET_CONVERTER,
     Address,
@@ -54,3 +58,15 @@ __all__ = [
     "ReturnReason",
     "VatType",
 ]
+
+
+# The clients load on first use, so that importing the models (as the pure mapping layer does)
+# does not pull in the HTTP stack.
+_LAZY = {"BackMarketClient": ".client", "AsyncBackMarketClient": ".client"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

@@ -1,6 +1,11 @@
-"""ShipStation API V1: models (and, later, the clients)."""
+"""ShipStation API V1: clients and models."""
 
-from .client import AsyncShipStationClient, ShipStationClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import AsyncShipStationClient, ShipStationClient
+from ..errors import UntrustedWebhookURLError
 from .models import (
     PACIFIC,
     SHIPSTATION_CONVERTER,
@@ -51,7 +56,6 @@ from .models import (
     Weight,
     WeightUnit,
 )
-from .webhooks import UntrustedWebhookURLError
 
 __all__ = [
     "AsyncShipStationClient",
@@ -106,3 +110,15 @@ __all__ = [
     "Weight",
     "WeightUnit",
 ]
+
+
+# The clients load on first use, so that importing the models (as the pure mapping layer does)
+# does not pull in the HTTP stack.
+_LAZY = {"ShipStationClient": ".client", "AsyncShipStationClient": ".client"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

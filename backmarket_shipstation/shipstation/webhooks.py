@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import httpx
 
 from .._http import Request, query
-from ..errors import BackMarketShipStationError, PayloadError
+from ..errors import PayloadError, UntrustedWebhookURLError
 from .models import FulfillmentPage, OrderPage, ShipmentPage, WebhookPayload
 
 __all__ = [
@@ -36,17 +36,6 @@ _RESOURCE_PARSERS: Mapping[str, Any] = {
     "/shipments": ShipmentPage.from_dict,
     "/fulfillments": FulfillmentPage.from_dict,
 }
-
-
-class UntrustedWebhookURLError(BackMarketShipStationError):
-    """A webhook's ``resource_url`` does not point at the configured ShipStation API.
-
-    Nothing was fetched. ``url`` is kept for investigation; the message names only the host.
-    """
-
-    def __init__(self, reason: str, *, url: str) -> None:
-        self.url = url
-        super().__init__(f"refusing webhook resource_url: {reason}")
 
 
 def parse_webhook_payload(body: bytes | str | Mapping[str, Any]) -> WebhookPayload:
