@@ -2,7 +2,7 @@
 
 Rules every model follows (see docs/models-*.md):
 
-- Models are frozen, slotted, keyword-only attrs classes (:func:`model`).
+- Models are frozen, slotted, keyword-only attrs classes (``@attrs.frozen(kw_only=True)``).
 - Required fields have no default; every other field is ``X | None = None``. ``None`` means
   "not given": :meth:`Model.to_dict` leaves it out, so a request never carries ``null`` or the
   string ``"None"`` for a field the caller did not set, while ``False``, ``0`` and ``""`` are
@@ -31,7 +31,7 @@ import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from typing_extensions import Self, dataclass_transform
+from typing_extensions import Self
 
 from .errors import PayloadError
 
@@ -44,7 +44,6 @@ __all__ = [
     "Model",
     "ModelConverter",
     "extras_field",
-    "model",
     "parse_datetime",
     "to_camel",
     "wire",
@@ -67,12 +66,6 @@ def extras_field() -> Any:
 def wire(name: str, *, default: Any = None, blank_is_none: bool = False) -> Any:
     """An optional field whose wire key is not derived from its Python name."""
     return attrs.field(default=default, metadata={_WIRE: name, BLANK_IS_NONE: blank_is_none})
-
-
-@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
-def model(cls: type[T]) -> type[T]:
-    """Class decorator: a frozen, slotted, keyword-only attrs model."""
-    return attrs.frozen(kw_only=True, slots=True)(cls)
 
 
 class Model:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +22,6 @@ from backmarket_shipstation._convert import (
     ModelConverter,
     TextEnum,
     extras_field,
-    model,
     parse_datetime,
     wire,
 )
@@ -55,7 +55,7 @@ class Colour(TextEnum):
     RED = "red"
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Line(CamelModel):
     name: str
     unit_price: Decimal | None = None
@@ -63,7 +63,7 @@ class Line(CamelModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Doc(CamelModel):
     doc_id: int
     created: datetime | None = None
@@ -77,7 +77,7 @@ class Doc(CamelModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Pascal(CamelModel):
     __wire_naming__ = "pascal"
     hook_type: str | None = None
@@ -85,7 +85,7 @@ class Pascal(CamelModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Priced(SnakeModel):
     price: Decimal
     at: datetime | None = None

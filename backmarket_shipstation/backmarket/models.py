@@ -27,7 +27,6 @@ from .._convert import (
     ModelConverter,
     TextEnum,
     extras_field,
-    model,
 )
 
 __all__ = [
@@ -226,7 +225,7 @@ def _private() -> Any:
     return attrs.field(default=None, repr=False)
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Address(BackMarketModel):
     """A shipping or billing address (backmarket.md §4.3; snake_case on the wire).
 
@@ -259,7 +258,7 @@ class Address(BackMarketModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderLine(BackMarketModel):
     """One line of an order (backmarket.md §4.2). ``id`` is the orderline id of the PATCH call."""
 
@@ -299,7 +298,7 @@ class OrderLine(BackMarketModel):
         return self.listing
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Order(BackMarketModel):
     """A Back Market order as ``GET /ws/orders`` returns it (backmarket.md §4.1)."""
 
@@ -352,7 +351,7 @@ class Order(BackMarketModel):
         return {sku: tuple(lines) for sku, lines in grouped.items()}
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderPage(BackMarketModel):
     """One page of ``GET /ws/orders``: ``{count, next, previous, results}``.
 
@@ -372,7 +371,7 @@ class OrderPage(BackMarketModel):
 # --------------------------------------------------------------------------------------
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderUpdate(BackMarketModel):
     """Body of ``POST /ws/orders/{order_id}`` (backmarket.md §3.3): act on order lines.
 
@@ -395,7 +394,7 @@ class OrderUpdate(BackMarketModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderlineIdentifiers(BackMarketModel):
     """Body and 200 answer of ``PATCH /ws/orderlines/{id}``: at least one of the two."""
 

@@ -18,6 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from .._convert import (
     UTC,
     DatetimeCodec,
@@ -25,7 +27,6 @@ from .._convert import (
     ModelConverter,
     TextEnum,
     extras_field,
-    model,
 )
 
 __all__ = [
@@ -66,7 +67,7 @@ class NotificationSource(TextEnum):
     """An order marked as shipped without a label (``GET /fulfillments``)."""
 
 
-@model
+@attrs.frozen(kw_only=True)
 class LineIdentifiers(_MappingModel):
     """The device identifiers of one Back Market order line."""
 
@@ -78,7 +79,7 @@ class LineIdentifiers(_MappingModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class NotificationItem(_MappingModel):
     """Item information (not sent to Back Market; see the module docstring)."""
 
@@ -88,7 +89,7 @@ class NotificationItem(_MappingModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class ShipmentNotification(_MappingModel):
     """A shipment to report to Back Market: tracking, carrier, fee and device identifiers."""
 

@@ -32,7 +32,6 @@ from ..shipstation.models import (
     WeightUnit,
 )
 from ..shipstation.models import Order as ShipStationOrder
-from ._util import field_names, replace
 from .identifiers import SDK_NOTE_PREFIX
 from .status import DEFAULT_STATUS_MAP, StatusMap
 
@@ -76,6 +75,7 @@ _CONDITION_OPTIONS = {
     for condition, name in _CONDITION_NAMES.items()
 }
 _BACKCARE_OPTION = ItemOption(name="Backcare", value="yes")
+_ADDRESS_FIELDS = tuple(f.name for f in attrs.fields(ShipStationAddress) if f.name != "extras")
 
 # Lines that will never be packed: they do not become items unless the whole order is off.
 _NOT_TO_PACK = frozenset(
@@ -182,11 +182,9 @@ def _merge_address(
     if existing is None:
         return fresh
     changes = {
-        name: getattr(fresh, name)
-        for name in field_names(ShipStationAddress)
-        if getattr(fresh, name) is not None
+        name: getattr(fresh, name) for name in _ADDRESS_FIELDS if getattr(fresh, name) is not None
     }
-    return replace(existing, **changes)
+    return attrs.evolve(existing, **changes)
 
 
 def _line_options(line: OrderLine, product: CatalogProduct | None) -> tuple[ItemOption, ...]:
@@ -256,7 +254,7 @@ def _merge_item(fresh: OrderItem, existing: OrderItem | None) -> OrderItem:
         changes["weight"] = fresh.weight
     if fresh.warehouse_location is not None:
         changes["warehouse_location"] = fresh.warehouse_location
-    return replace(existing, **changes)
+    return attrs.evolve(existing, **changes)
 
 
 def _total_weight(items: Iterable[OrderItem]) -> Weight | None:
@@ -379,7 +377,7 @@ def to_shipstation_order(
     ship_to = _to_address(shipping)
     bill_to = _to_address(billing) if billing is not None else ShipStationAddress()
     if bill_to.name is None:
-        bill_to = replace(bill_to, name=ship_to.name)
+        bill_to = attrs.evolve(bill_to, name=ship_to.name)
     email = _blank(shipping.email) or (_blank(billing.email) if billing is not None else None)
 
     all_lines = bm_order.lines
@@ -398,7 +396,7 @@ def to_shipstation_order(
     if discount is not None:
         previous = existing_items.get(DISCOUNT_LINE_KEY)
         items.append(
-            replace(previous, unit_price=discount.unit_price, adjustment=True)
+            attrs.evolve(previous, unit_price=discount.unit_price, adjustment=True)
             if previous is not None
             else discount
         )
@@ -472,9 +470,9 @@ def _update_existing(existing: ShipStationOrder, fresh: ShipStationOrder) -> Shi
         changes["advanced_options"] = fresh_options
     else:
         # storeId is honoured on creation only: keep the one the order has.
-        changes["advanced_options"] = replace(
+        changes["advanced_options"] = attrs.evolve(
             previous,
             source=fresh_options.source,
             store_id=previous.store_id if previous.store_id is not None else fresh_options.store_id,
         )
-    return replace(existing, **changes)
+    return attrs.evolve(existing, **changes)

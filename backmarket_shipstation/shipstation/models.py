@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .._convert import DatetimeCodec, Model, ModelConverter, TextEnum, extras_field, model, wire
+from .._convert import DatetimeCodec, Model, ModelConverter, TextEnum, extras_field, wire
 
 __all__ = [
     "PACIFIC",
@@ -207,7 +207,7 @@ class WebhookEvent(TextEnum):
 _GRAMS_PER_OUNCE = Decimal("28.349523125")
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Weight(ShipStationModel):
     """A weight ``{value, units}``; on an order item it is the weight of ONE unit [DOCS-ORDER-ITEM].
 
@@ -246,7 +246,7 @@ class Weight(ShipStationModel):
         raise ValueError(f"cannot convert weight unit {self.units.value!r} to grams")
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Dimensions(ShipStationModel):
     """Parcel dimensions ``{length, width, height, units}`` [SS-NODE]."""
 
@@ -257,7 +257,7 @@ class Dimensions(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Address(ShipStationModel):
     """A postal address [SS-NODE: Address.ts][SWAGGER].
 
@@ -282,7 +282,7 @@ class Address(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class ItemOption(ShipStationModel):
     """A product option of an order item, e.g. ``{"name": "Grade", "value": "A"}``."""
 
@@ -291,7 +291,7 @@ class ItemOption(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class InsuranceOptions(ShipStationModel):
     """``{provider, insureShipment, insuredValue}`` [SS-NODE]."""
 
@@ -301,7 +301,7 @@ class InsuranceOptions(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class CustomsItem(ShipStationModel):
     """One customs declaration line [SS-NODE: InternationalOptions.ts].
 
@@ -317,7 +317,7 @@ class CustomsItem(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class InternationalOptions(ShipStationModel):
     """``{contents, customsItems, nonDelivery}`` [SS-NODE].
 
@@ -331,7 +331,7 @@ class InternationalOptions(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class AdvancedOptions(ShipStationModel):
     """``advancedOptions`` of an order [SS-NODE: AdvancedOptions.ts][SWAGGER].
 
@@ -367,7 +367,7 @@ class AdvancedOptions(ShipStationModel):
 # --------------------------------------------------------------------------------------
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderItem(ShipStationModel):
     """A line of an order [DOCS-ORDER-ITEM][SS-NODE: OrderItem.ts][SWAGGER].
 
@@ -399,7 +399,7 @@ class OrderItem(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Order(ShipStationModel):
     """A V1 order, as returned by ``GET /orders/{orderId}`` and sent to createorder [§2.1].
 
@@ -458,7 +458,7 @@ class Order(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class OrderPage(ShipStationModel):
     """One page of ``GET /orders``. Do not trust ``pages`` alone: doc examples show ``0``."""
 
@@ -469,7 +469,7 @@ class OrderPage(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class BulkUpsertOrderResult(ShipStationModel):
     """The outcome of one order of ``POST /orders/createorders``."""
 
@@ -481,7 +481,7 @@ class BulkUpsertOrderResult(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class BulkUpsertResult(ShipStationModel):
     """The answer of ``POST /orders/createorders`` [SWAGGER][SS-NODE]."""
 
@@ -490,7 +490,7 @@ class BulkUpsertResult(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class MarkAsShippedRequest(ShipStationModel):
     """Body of ``POST /orders/markasshipped`` [SWAGGER][DOCS-MARK-SHIPPED].
 
@@ -507,7 +507,7 @@ class MarkAsShippedRequest(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class MarkAsShippedResult(ShipStationModel):
     """The answer of ``POST /orders/markasshipped``: ``{orderId, orderNumber}``."""
 
@@ -516,7 +516,7 @@ class MarkAsShippedResult(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class CreateLabelRequest(ShipStationModel):
     """Body of ``POST /orders/createlabelfororder`` [SWAGGER]; the answer is a :class:`Label`."""
 
@@ -535,7 +535,7 @@ class CreateLabelRequest(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Label(ShipStationModel):
     """A label made by createlabelfororder; ``label_data`` is a base64 PDF."""
 
@@ -549,7 +549,7 @@ class Label(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class SuccessResponse(ShipStationModel):
     """``{success, message}``: holduntil, restorefromhold, addtag, assignuser, refreshstore..."""
 
@@ -563,7 +563,7 @@ class SuccessResponse(ShipStationModel):
 # --------------------------------------------------------------------------------------
 
 
-@model
+@attrs.frozen(kw_only=True)
 class ShipmentItem(ShipStationModel):
     """An item of a shipment (only with ``includeShipmentItems=true``); fields as OrderItem."""
 
@@ -588,7 +588,7 @@ class ShipmentItem(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Shipment(ShipStationModel):
     """A label made in ShipStation [SWAGGER][SS-NODE][CAPTURED-SHIPMENT].
 
@@ -630,7 +630,7 @@ class Shipment(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class ShipmentPage(ShipStationModel):
     """One page of ``GET /shipments``."""
 
@@ -641,7 +641,7 @@ class ShipmentPage(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Fulfillment(ShipStationModel):
     """An order marked shipped without a ShipStation label (UI or markasshipped) [SWAGGER].
 
@@ -673,7 +673,7 @@ class Fulfillment(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class FulfillmentPage(ShipStationModel):
     """One page of ``GET /fulfillments``."""
 
@@ -689,7 +689,7 @@ class FulfillmentPage(ShipStationModel):
 # --------------------------------------------------------------------------------------
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Carrier(ShipStationModel):
     """An item of ``GET /carriers``; one ``code`` may appear twice (told apart by nickname)."""
 
@@ -704,7 +704,7 @@ class Carrier(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class CarrierService(ShipStationModel):
     """An item of ``GET /carriers/listservices``."""
 
@@ -716,7 +716,7 @@ class CarrierService(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class CarrierPackage(ShipStationModel):
     """An item of ``GET /carriers/listpackages`` (same shape as a service)."""
 
@@ -728,7 +728,7 @@ class CarrierPackage(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class StatusMapping(ShipStationModel):
     """Maps a ShipStation order status to the store's own status name."""
 
@@ -737,7 +737,7 @@ class StatusMapping(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Store(ShipStationModel):
     """A store (sales channel) [SWAGGER][SS-NODE: stores.ts]; the manual store has marketplace 0."""
 
@@ -763,7 +763,7 @@ class Store(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Marketplace(ShipStationModel):
     """An item of ``GET /stores/marketplaces``. Back Market's ID is undocumented: look it up."""
 
@@ -776,7 +776,7 @@ class Marketplace(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class RefreshStatus(ShipStationModel):
     """``GET /stores/getrefreshstatus``.
 
@@ -796,7 +796,7 @@ class RefreshStatus(ShipStationModel):
 # --------------------------------------------------------------------------------------
 
 
-@model
+@attrs.frozen(kw_only=True)
 class Webhook(ShipStationModel):
     """An item of ``GET /webhooks``; its keys are PascalCase, unlike the rest of V1 [SWAGGER]."""
 
@@ -820,7 +820,7 @@ class Webhook(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class WebhookList(ShipStationModel):
     """``GET /webhooks``: ``{"webhooks": [...]}``."""
 
@@ -828,7 +828,7 @@ class WebhookList(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class WebhookPayload(ShipStationModel):
     """What ShipStation POSTs to a webhook URL: fetch ``resource_url`` with V1 credentials.
 
@@ -842,7 +842,7 @@ class WebhookPayload(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class WebhookSubscription(ShipStationModel):
     """Body of ``POST /webhooks/subscribe`` (snake_case keys on the wire)."""
 
@@ -856,7 +856,7 @@ class WebhookSubscription(ShipStationModel):
     extras: Mapping[str, Any] = extras_field()
 
 
-@model
+@attrs.frozen(kw_only=True)
 class WebhookSubscriptionResult(ShipStationModel):
     """The answer of ``POST /webhooks/subscribe``: ``{"id": 123456}``."""
 
