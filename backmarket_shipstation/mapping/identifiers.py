@@ -82,6 +82,8 @@ class IdentifiableLine:
     key: str
     sku: str | None
     quantity: int
+    name: str | None = None
+    """The item name (Back Market's product title), for the default device rule."""
 
 
 @attrs.frozen(kw_only=True)
@@ -357,8 +359,46 @@ def _reject_duplicates(found: Iterable[DeviceIdentifier], order_id: str | int | 
 
 
 def every_single_unit_line(line: IdentifiableLine) -> bool:
-    """The default rule: every quantity-1 line is a device that needs an identifier."""
+    """The strict rule: every quantity-1 line is a device that needs an identifier."""
     return line.quantity == 1
+
+
+# Words that name an accessory in the languages of Back Market's markets. Back Market
+# requires an IMEI or serial number for devices, never for a case or a charger; order lines
+# carry no product category, so the title is the only clue.
+_ACCESSORY_WORDS = re.compile(
+    r"\b("
+    r"case|cover|charger|cable|adapter|adaptor|protector|screen protector|tempered glass|"
+    r"stylus|power ?bank|sim tool|"
+    r"coque|[ée]tui|chargeur|c[âa]ble|adaptateur|protection d.[ée]cran|verre tremp[ée]|"
+    r"h[üu]lle|ladeger[äa]t|ladekabel|kabel|netzteil|schutzfolie|panzerglas|"
+    r"funda|cargador|adaptador|protector de pantalla|"
+    r"custodia|caricabatterie|caricatore|cavo|adattatore|pellicola|"
+    r"hoesje|oplader|screenprotector|"
+    r"capa|carregador|cabo|pel[íi]cula"
+    r")\b",
+    re.IGNORECASE,
+)
+
+
+def is_accessory_name(name: str | None) -> bool:
+    """True when an item title names an accessory (case, charger, cable...) in any market's
+    language. A device sold with one ("iPhone 13 with charger") is still a device."""
+    if not name:
+        return False
+    match = _ACCESSORY_WORDS.search(name)
+    return match is not None and not _SOLD_WITH.search(name[: match.start()])
+
+
+# "with", in the markets' languages, just before the accessory word.
+_SOLD_WITH = re.compile(r"(\b(with|avec|mit|con|com|met)\b|\+)\s*(\S+\s+){0,2}$", re.IGNORECASE)
+
+
+def device_lines(line: IdentifiableLine) -> bool:
+    """The default rule: a quantity-1 line needs an identifier unless its title names an
+    accessory (a case, a charger, a cable...). Pass :func:`every_single_unit_line` to require
+    one on every quantity-1 line, or your own rule (e.g. from your catalog)."""
+    return line.quantity == 1 and not is_accessory_name(line.name)
 
 
 def assign_device_identifiers(
@@ -366,7 +406,7 @@ def assign_device_identifiers(
     lines: Sequence[IdentifiableLine],
     *,
     order_id: str | int | None = None,
-    requires_identifier: Callable[[IdentifiableLine], bool] = every_single_unit_line,
+    requires_identifier: Callable[[IdentifiableLine], bool] = device_lines,
 ) -> tuple[AssignedIdentifiers, ...]:
     """Give each order line its IMEI and/or serial number.
 

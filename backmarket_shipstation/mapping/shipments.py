@@ -18,7 +18,7 @@ from .carriers import DEFAULT_CARRIER_MAP, CarrierMap, tracking_url_for
 from .identifiers import (
     IdentifiableLine,
     assign_device_identifiers,
-    every_single_unit_line,
+    device_lines,
     parse_device_identifiers,
 )
 from .notification import (
@@ -49,7 +49,7 @@ def identifiable_lines(ss_order: ShipStationOrder) -> tuple[IdentifiableLine, ..
         if item.adjustment or not key.isascii() or not key.isdigit():
             continue
         quantity = item.quantity if item.quantity is not None else 1
-        lines.append(IdentifiableLine(key=key, sku=item.sku, quantity=quantity))
+        lines.append(IdentifiableLine(key=key, sku=item.sku, quantity=quantity, name=item.name))
     return tuple(lines)
 
 
@@ -69,7 +69,7 @@ def to_shipment_notification(
     *,
     carrier_map: CarrierMap = DEFAULT_CARRIER_MAP,
     currency: str | None = None,
-    requires_identifier: Callable[[IdentifiableLine], bool] = every_single_unit_line,
+    requires_identifier: Callable[[IdentifiableLine], bool] = device_lines,
 ) -> ShipmentNotification:
     """The notification to send Back Market for a shipped ShipStation order.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Protocol
@@ -52,6 +52,9 @@ class OrderRecord:
     ss_status: str
     """The ShipStation status last pushed (``awaiting_shipment``, ``cancelled``...)."""
     updated_at: datetime
+    bm_snapshot: str | None = None
+    """The Back Market order as last read (JSON), so that notifying a shipment needs no
+    second read of the order; any doubt about it (a refused write) triggers a fresh read."""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,7 +89,7 @@ class FailureRecord:
 class SyncStore(Protocol):
     """Storage for the sync engine's state. :class:`SQLiteStore` is the default."""
 
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """A context manager: everything inside commits together or not at all."""
         ...
 
@@ -105,6 +108,10 @@ class SyncStore(Protocol):
     def get_write(self, account: str, bm_order_id: int, key: str) -> WriteRecord | None: ...
 
     def put_write(self, record: WriteRecord) -> None: ...
+
+    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
+        """Forget a write that the API refused (it did not take effect)."""
+        ...
 
     def pending_writes(self, account: str) -> list[WriteRecord]: ...
 
@@ -125,6 +132,7 @@ CREATE TABLE IF NOT EXISTS cursors (
 CREATE TABLE IF NOT EXISTS orders (
     account TEXT NOT NULL, bm_order_id INTEGER NOT NULL, order_key TEXT NOT NULL,
     ss_order_id INTEGER, digest TEXT NOT NULL, ss_status TEXT NOT NULL, updated_at TEXT NOT NULL,
+    bm_snapshot TEXT,
     PRIMARY KEY (account, bm_order_id)
 );
 CREATE INDEX IF NOT EXISTS orders_status ON orders (account, ss_status);
@@ -141,6 +149,10 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
+_SELECT_ORDERS = (
+    "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at,"
+    " bm_snapshot FROM orders"
+)
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
 
@@ -226,8 +238,7 @@ class SQLiteStore:
 
     def get_order(self, account: str, bm_order_id: int) -> OrderRecord | None:
         row = self._execute(
-            "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at "
-            "FROM orders WHERE account = ? AND bm_order_id = ?",
+            _SELECT_ORDERS + " WHERE account = ? AND bm_order_id = ?",
             (account, bm_order_id),
         ).fetchone()
         return None if row is None else _order(row)
@@ -235,10 +246,11 @@ class SQLiteStore:
     def put_order(self, record: OrderRecord) -> None:
         self._execute(
             "INSERT INTO orders (account, bm_order_id, order_key, ss_order_id, digest, ss_status,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, bm_order_id) DO UPDATE"
+            " updated_at, bm_snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, bm_order_id) DO UPDATE"
             " SET order_key = excluded.order_key, ss_order_id = excluded.ss_order_id,"
             " digest = excluded.digest, ss_status = excluded.ss_status,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at, bm_snapshot = excluded.bm_snapshot",
             (
                 record.account,
                 record.bm_order_id,
@@ -247,13 +259,13 @@ class SQLiteStore:
                 record.digest,
                 record.ss_status,
                 _text(record.updated_at),
+                record.bm_snapshot,
             ),
         )
 
     def open_orders(self, account: str) -> list[OrderRecord]:
         rows = self._execute(
-            "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at "
-            "FROM orders WHERE account = ? AND ss_status IN (?, ?, ?) ORDER BY bm_order_id",
+            _SELECT_ORDERS + " WHERE account = ? AND ss_status IN (?, ?, ?) ORDER BY bm_order_id",
             (account, *_OPEN_STATUSES),
         ).fetchall()
         return [_order(row) for row in rows]
@@ -282,6 +294,12 @@ class SQLiteStore:
                 record.source,
                 _text(record.updated_at),
             ),
+        )
+
+    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
+        self._execute(
+            "DELETE FROM writes WHERE account = ? AND bm_order_id = ? AND key = ?",
+            (account, bm_order_id, key),
         )
 
     def pending_writes(self, account: str) -> list[WriteRecord]:
@@ -331,7 +349,7 @@ class SQLiteStore:
 
 
 def _order(row: tuple[object, ...]) -> OrderRecord:
-    account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at = row
+    account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at, snapshot = row
     return OrderRecord(
         account=str(account),
         bm_order_id=int(str(bm_order_id)),
@@ -340,6 +358,7 @@ def _order(row: tuple[object, ...]) -> OrderRecord:
         digest=str(digest),
         ss_status=str(ss_status),
         updated_at=_time(str(updated_at)),
+        bm_snapshot=None if snapshot is None else str(snapshot),
     )
 
 

@@ -1,0 +1,123 @@
+"""What a sync run did: counts per account, every failure with its reason, as JSON or text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = ["AccountReport", "Failure", "RunReport"]
+
+
+@attrs.frozen(kw_only=True)
+class Failure:
+    """One order a loop could not handle this run; it is retried on the next one."""
+
+    stage: str
+    """``import`` or ``notify``."""
+    order_id: int | str
+    """The Back Market order id (or the ShipStation reference when there is none)."""
+    error: str
+    """The error class, e.g. ``MissingIdentifierError``."""
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "order_id": self.order_id,
+            "error": self.error,
+            "reason": self.reason,
+        }
+
+
+@attrs.define(kw_only=True)
+class AccountReport:
+    """The outcome of one account's run. Counts are of orders, not of API calls."""
+
+    account: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    dry_run: bool = False
+    imported: int = 0
+    """Orders created in ShipStation."""
+    updated: int = 0
+    """Orders already in ShipStation that changed on Back Market and were updated."""
+    unchanged: int = 0
+    """Orders seen again with nothing new: no write made."""
+    accepted: int = 0
+    """Orders whose lines were accepted on Back Market (``new_state`` 2)."""
+    cancelled: int = 0
+    """Orders cancelled on Back Market and set to cancelled in ShipStation."""
+    notified: int = 0
+    """Shipments reported to Back Market (ship write and identifiers)."""
+    skipped: int = 0
+    """Orders seen but not for this connector (not importable, not ours, already done)."""
+    failures: list[Failure] = attrs.field(factory=list)
+    planned_writes: list[str] = attrs.field(factory=list)
+    """In a dry run, every write the run would have made, one line each."""
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "dry_run": self.dry_run,
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "accepted": self.accepted,
+            "cancelled": self.cancelled,
+            "notified": self.notified,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "failures": [f.to_dict() for f in self.failures],
+            "planned_writes": list(self.planned_writes),
+        }
+
+    def to_text(self) -> str:
+        counts = (
+            f"imported {self.imported}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"accepted {self.accepted}, cancelled {self.cancelled}, notified {self.notified}, "
+            f"skipped {self.skipped}, failed {self.failed}"
+        )
+        lines = [f"[{self.account}]{' (dry run)' if self.dry_run else ''} {counts}"]
+        for failure in self.failures:
+            lines.append(
+                f"  FAILED {failure.stage} order {failure.order_id}: {failure.reason}"
+                f" ({failure.error})"
+            )
+        if self.planned_writes:
+            lines.append(f"  would write ({len(self.planned_writes)}):")
+            lines.extend(f"    {line}" for line in self.planned_writes)
+        return "\n".join(lines)
+
+
+@attrs.define(kw_only=True)
+class RunReport:
+    """A whole run: one :class:`AccountReport` per account."""
+
+    accounts: list[AccountReport] = attrs.field(factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(a.failed for a in self.accounts)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every order went through, 1 when some failed (they are retried next run)."""
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accounts": [a.to_dict() for a in self.accounts], "failed": self.failed}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_text(self) -> str:
+        return "\n".join(a.to_text() for a in self.accounts)

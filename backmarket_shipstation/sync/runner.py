@@ -1,0 +1,120 @@
+"""Running the sync for a whole configuration: clients per account, one state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+
+import httpx
+
+from ..backmarket.client import BackMarketClient
+from ..clock import Clock, SystemClock
+from ..shipstation.client import ShipStationClient
+from .config import AccountConfig, SyncConfig
+from .engine import Progress, SyncEngine, SyncOptions
+from .report import RunReport
+from .store import SQLiteStore, SyncStore
+
+__all__ = ["Transports", "engines", "run_sync"]
+
+Transports = Callable[[AccountConfig], tuple[httpx.BaseTransport, httpx.BaseTransport]]
+"""Gives the (Back Market, ShipStation) transports for an account: tests and the sandbox."""
+
+
+@contextmanager
+def engines(
+    config: SyncConfig,
+    *,
+    store: SyncStore,
+    options: SyncOptions | Mapping[str, SyncOptions] | None = None,
+    clock: Clock | None = None,
+    transports: Transports | None = None,
+    progress: Progress | None = None,
+) -> Iterator[list[SyncEngine]]:
+    """One :class:`SyncEngine` per account, with its clients open for the ``with`` block.
+
+    ``options`` is one :class:`SyncOptions` for all accounts or a mapping by account name
+    (accounts not in it get the defaults, with ``accept_orders`` from the configuration).
+    """
+    clock = clock or SystemClock()
+    with ExitStack() as stack:
+        result: list[SyncEngine] = []
+        for account in config.accounts:
+            bm_transport, ss_transport = transports(account) if transports else (None, None)
+            bm = stack.enter_context(
+                BackMarketClient(
+                    token=account.backmarket_token,
+                    user_agent=account.backmarket_user_agent,
+                    region=account.backmarket_region,
+                    sandbox=account.backmarket_sandbox,
+                    base_url=account.backmarket_base_url,
+                    transport=bm_transport,
+                    clock=clock,
+                )
+            )
+            ss = stack.enter_context(
+                ShipStationClient(
+                    api_key=account.shipstation_api_key,
+                    api_secret=account.shipstation_api_secret,
+                    base_url=account.shipstation_base_url,
+                    transport=ss_transport,
+                    clock=clock,
+                )
+            )
+            result.append(
+                SyncEngine(
+                    account=account.name,
+                    backmarket=bm,
+                    shipstation=ss,
+                    store=store,
+                    store_id=account.shipstation_store_id,
+                    options=_options_for(account, options, config),
+                    clock=clock,
+                    progress=progress,
+                )
+            )
+        yield result
+
+
+def run_sync(
+    config: SyncConfig,
+    *,
+    store: SyncStore | None = None,
+    options: SyncOptions | Mapping[str, SyncOptions] | None = None,
+    clock: Clock | None = None,
+    transports: Transports | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Sync every account of ``config`` once; each has its own cursors and report."""
+    with ExitStack() as stack:
+        if store is None:
+            store = stack.enter_context(SQLiteStore(config.state_path))
+        report = RunReport()
+        with engines(
+            config,
+            store=store,
+            options=options,
+            clock=clock,
+            transports=transports,
+            progress=progress,
+        ) as running:
+            for engine in running:
+                report.accounts.append(engine.run())
+        return report
+
+
+def _options_for(
+    account: AccountConfig,
+    options: SyncOptions | Mapping[str, SyncOptions] | None,
+    config: SyncConfig,
+) -> SyncOptions:
+    if isinstance(options, SyncOptions):
+        return options
+    chosen = (options or {}).get(account.name)
+    if chosen is not None:
+        return chosen
+    return SyncOptions(
+        accept_orders=account.accept_orders,
+        overlap=config.overlap,
+        initial_lookback=config.initial_lookback,
+    )

@@ -1,0 +1,164 @@
+"""The full round trip against the built-in sandbox, with no credentials.
+
+What ``backmarket-shipstation sync --sandbox`` runs:
+
+1. a sync imports the sandbox's Back Market orders into the simulated ShipStation and
+   accepts them on Back Market;
+2. a "packer" types each phone's IMEI (or serial number) into the order's Internal Notes, as
+   a seller does in ShipStation, and buys a label for it (a few orders are left without
+   their IMEI to show how a missing one is reported);
+3. a second sync sends the shipments back to Back Market: tracking number, carrier, and the
+   identifiers, checked before they are sent.
+
+Time is a :class:`~backmarket_shipstation.clock.VirtualClock`, so the rate limits of both APIs
+are honoured without waiting for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..backmarket.regions import Region
+from ..clock import VirtualClock
+from ..sandbox import Sandbox
+from .config import AccountConfig, SyncConfig
+from .engine import Progress, SyncOptions
+from .report import RunReport
+from .runner import run_sync
+from .store import SQLiteStore
+
+__all__ = ["SandboxRoundTrip", "pack_and_ship", "round_trip", "sandbox_config"]
+
+_CARRIERS = (("ups", "ups_ground"), ("fedex", "fedex_ground"), ("usps", "usps_priority_mail"))
+
+
+@attrs.frozen(kw_only=True)
+class SandboxRoundTrip:
+    """The two runs of the round trip and what the packer did in between."""
+
+    imported: RunReport
+    notified: RunReport
+    labels_bought: int
+    left_without_identifiers: int
+
+
+def sandbox_config(sandbox: Sandbox, *, state_path: str = ":memory:") -> SyncConfig:
+    """A configuration pointing one account at ``sandbox`` (credentials are the sandbox's)."""
+    return SyncConfig(
+        accounts=(
+            AccountConfig(
+                name="sandbox",
+                backmarket_token=sandbox.backmarket_token,
+                backmarket_region=Region.EU,
+                backmarket_user_agent=sandbox.backmarket_user_agent,
+                backmarket_base_url=sandbox.backmarket_base_url,
+                shipstation_api_key=sandbox.shipstation_api_key,
+                shipstation_api_secret=sandbox.shipstation_api_secret,
+                shipstation_base_url=sandbox.shipstation_base_url,
+                shipstation_store_id=sandbox.shipstation_store_id,
+            ),
+        ),
+        state_path=state_path,
+    )
+
+
+def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]:
+    """Play the packer in the simulated ShipStation: type identifiers, buy labels.
+
+    Every open order of the Back Market store gets its devices' IMEIs or serial numbers in
+    its Internal Notes (one ``SKU: IMEI`` line per device) and a label. With
+    ``forget_every=n``, every n-th order gets a label but no identifiers, as happens when a
+    packer forgets. Returns ``(labels bought, orders left without identifiers)``.
+    """
+    simulator = sandbox.shipstation
+    bought = forgotten = 0
+    open_orders = [
+        order
+        for order in simulator.orders()
+        if order.get("orderStatus") == "awaiting_shipment"
+        and (order.get("advancedOptions") or {}).get("storeId") == sandbox.shipstation_store_id
+    ]
+    for index, order in enumerate(open_orders, start=1):
+        forget = forget_every > 0 and index % forget_every == 0
+        if not forget:
+            notes = _identifier_notes(sandbox, order)
+            if notes:
+                existing = order.get("internalNotes") or ""
+                simulator.add_order({**order, "internalNotes": f"{existing}\n{notes}".strip()})
+        else:
+            forgotten += 1
+        carrier, service = _CARRIERS[index % len(_CARRIERS)]
+        # The packer weighs the parcel when the order carries no weight (no catalog given).
+        weight = order.get("weight") or {"value": 320, "units": "grams"}
+        simulator.buy_label(
+            int(order["orderId"]), carrier_code=carrier, service_code=service, weight=weight
+        )
+        bought += 1
+    return bought, forgotten
+
+
+def _identifier_notes(sandbox: Sandbox, order: dict[str, Any]) -> str:
+    lines = []
+    for item in order.get("items") or ():
+        key = str(item.get("lineItemKey") or "")
+        if not key.isdigit():
+            continue
+        line_id = int(key)
+        identifier = sandbox.backmarket.device_imeis.get(line_id)
+        label = "IMEI"
+        if identifier is None:
+            identifier = sandbox.backmarket.device_serials.get(line_id)
+            label = "S/N"
+        if identifier is not None:
+            lines.append(f"{item.get('sku')}: {label} {identifier}")
+    return "\n".join(lines)
+
+
+def round_trip(
+    *,
+    orders: int = 50,
+    seed: int = 0,
+    forget_every: int = 10,
+    state_path: str | Path = ":memory:",
+    start: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> SandboxRoundTrip:
+    """Import, pack and ship, notify: the whole product on the sandbox, in-process."""
+    clock = VirtualClock(start or datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    sandbox = Sandbox(seed=seed, orders=orders, clock=clock)
+    config = sandbox_config(sandbox, state_path=str(state_path))
+    options = SyncOptions(dry_run=dry_run)
+    say = on_step or (lambda _: None)
+
+    def transports(_: AccountConfig) -> Any:
+        return sandbox.backmarket_transport(), sandbox.shipstation_transport()
+
+    with SQLiteStore(config.state_path) as store:
+        say(f"sandbox: {orders} Back Market orders, seed {seed}")
+        say("sync 1: import orders into ShipStation, accept them on Back Market")
+        imported = run_sync(
+            config, store=store, options=options, clock=clock, transports=transports,
+            progress=progress,
+        )  # fmt: skip
+        clock.advance(timedelta(hours=3).total_seconds())
+        say("packing: IMEIs typed into Internal Notes, labels bought in ShipStation")
+        bought, forgotten = (0, 0) if dry_run else pack_and_ship(sandbox, forget_every=forget_every)
+        clock.advance(timedelta(hours=1).total_seconds())
+        say("sync 2: send shipments, tracking numbers and IMEIs back to Back Market")
+        notified = run_sync(
+            config, store=store, options=options, clock=clock, transports=transports,
+            progress=progress,
+        )  # fmt: skip
+    return SandboxRoundTrip(
+        imported=imported,
+        notified=notified,
+        labels_bought=bought,
+        left_without_identifiers=forgotten,
+    )
