@@ -360,21 +360,35 @@ class SyncEngine:
     # Notify
     # ------------------------------------------------------------------------------------
 
-    def notify_shipments(self, report: AccountReport) -> None:
-        """The notify loop (see the module docstring)."""
+    def notify_shipments(
+        self,
+        report: AccountReport,
+        shipments: Iterable[Shipment | Fulfillment] | None = None,
+    ) -> None:
+        """The notify loop (see the module docstring).
+
+        With ``shipments`` (say, the labels a SHIP_NOTIFY webhook announced), only those are
+        reported and the cursor stays where it is: the next poll still covers them, so a
+        notification lost on the way is caught up, and one already sent is not sent again.
+        """
         started = self.clock.now()
-        since = self._since("notify", started)
+        polling = shipments is None
+        if shipments is None:
+            shipments = self._shipped_since(self._since("notify", started))
         shipped: dict[int, Shipment | Fulfillment] = {}
-        for shipment in self.ss.shipments.list(store_id=self.store_id, create_date_start=since):
-            if shipment.order_id is not None and not shipment.voided:
-                shipped[shipment.order_id] = shipment
-        if self.options.notify_fulfillments:
-            for fulfillment in self.ss.fulfillments.list(create_date_start=since):
-                if fulfillment.order_id is not None and not fulfillment.voided:
-                    shipped.setdefault(fulfillment.order_id, fulfillment)
+        for shipped_record in shipments:
+            order_id = shipped_record.order_id
+            # A label wins over a mark-as-shipped record of the same order.
+            if (
+                order_id is not None
+                and not shipped_record.voided
+                and (isinstance(shipped_record, Shipment) or order_id not in shipped)
+            ):
+                shipped[order_id] = shipped_record
         window = len(shipped)
         todo = self._notifications_to_send(shipped, report)
-        todo.update(self._retry_notifications(report))
+        if polling:
+            todo.update(self._retry_notifications(report))
         orders = self._shipstation_orders(todo, window)
         for count, (ss_order_id, (record, source)) in enumerate(sorted(todo.items())):
             self._progress_tick("notify", count)
@@ -384,7 +398,15 @@ class SyncEngine:
                 if ss_order is None:
                     continue
             self._notify(record, ss_order, source, report)
-        self._advance("notify", started)
+        if polling:
+            self._advance("notify", started)
+
+    def _shipped_since(self, since: datetime) -> Iterator[Shipment | Fulfillment]:
+        """Labels of the store, then (if enabled) fulfillments, created since ``since``."""
+        yield from self.ss.shipments.list(store_id=self.store_id, create_date_start=since)
+        if self.options.notify_fulfillments:
+            # Fulfillments cannot be filtered by store: orders that are not ours are skipped.
+            yield from self.ss.fulfillments.list(create_date_start=since)
 
     def _notifications_to_send(
         self, shipped: Mapping[int, Shipment | Fulfillment], report: AccountReport
