@@ -8,7 +8,7 @@
 See docs/sync.md.
 """
 
-from .config import AccountConfig, SyncConfig, load_config, validate_user_agent
+from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
@@ -37,5 +37,4 @@ __all__ = [
     "round_trip",
     "run_sync",
     "sandbox_config",
-    "validate_user_agent",
 ]

@@ -30,7 +30,6 @@ TOML file::
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
@@ -39,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from ..backmarket.client import validate_user_agent
 from ..backmarket.regions import Region
 from ..errors import ConfigurationError
 
@@ -49,7 +49,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = ["AccountConfig", "SyncConfig", "load_config"]
 
-_USER_AGENT_RE = re.compile(r"^BM-[^-;\s]+-[^;\s]+;[^@\s;]+@[^@\s;]+\.[^@\s;]+$")
 _SECRET_FIELDS = ("backmarket_token", "shipstation_api_key", "shipstation_api_secret")
 _ACCOUNT_KEYS = frozenset(
     {
@@ -164,16 +163,6 @@ def load_config(
         overlap=overlap,
         initial_lookback=lookback,
     )
-
-
-def validate_user_agent(user_agent: str) -> str:
-    """Check Back Market's required form ``BM-{Company}-{Integration};{email}``."""
-    if not _USER_AGENT_RE.match(user_agent):
-        raise ConfigurationError(
-            "Back Market requires a User-Agent of the form BM-{Company}-{Integration};{email}, "
-            f"e.g. BM-Acme-ShipStation;ops@acme.example (got {user_agent!r})"
-        )
-    return user_agent
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from backmarket_shipstation.backmarket.client import validate_user_agent
 from backmarket_shipstation.backmarket.regions import Region
 from backmarket_shipstation.errors import ConfigurationError
-from backmarket_shipstation.sync.config import load_config, validate_user_agent
+from backmarket_shipstation.sync.config import load_config
 
 ENV = {
     "BACKMARKET_TOKEN": "bm-token-very-secret",
@@ -56,7 +57,7 @@ def test_every_problem_is_listed_and_no_secret_is_echoed() -> None:
         "shipstation_api_key is missing",
         "shipstation_api_secret is missing",
         "backmarket_region must be eu, us or ap",
-        "BM-{Company}-{Integration};{email}",
+        "BM-{Company}-{Integration};",
         "shipstation_store_id must be a number",
     ):
         assert expected in message
