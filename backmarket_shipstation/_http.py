@@ -26,7 +26,6 @@ import json
 import logging
 import random
 import threading
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -476,9 +475,11 @@ class HeaderDrivenLimiter(Limiter):
             self._window_end = now + seconds
 
 
-_LIMITERS: weakref.WeakValueDictionary[tuple[str, str, int], Limiter] = (
-    weakref.WeakValueDictionary()
-)
+# Strong references: a limiter must outlive the client that made it, so that the next client
+# of the same credential (the next run of a watch loop, a webhook receiver beside a poller)
+# still knows how many requests the current window holds. Limiters are small, and each holds
+# its clock, so an ``id(clock)`` in a key is never reused while its entry lives.
+_LIMITERS: dict[tuple[str, str, int], Limiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
