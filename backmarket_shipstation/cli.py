@@ -1,0 +1,655 @@
+"""The ``backmarket-shipstation`` command: sync, look at orders, run the sandbox, receive webhooks.
+
+Exit codes scripts can rely on:
+
+- ``0``: everything went through;
+- ``1``: some orders failed (listed in the report; retried on the next run);
+- ``2``: configuration error (missing or invalid settings, rejected credentials);
+- ``3``: the run stopped on an API or network error (nothing is lost: the next run resumes);
+- ``130``: interrupted.
+
+See docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from . import __version__
+from ._cli_orders import list_orders, show_order
+from ._cli_webhook import WebhookReceiver
+from .errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BackMarketShipStationError,
+    ConfigurationError,
+    FirewallBlockedError,
+    PermissionDeniedError,
+)
+from .sandbox import serve_forever
+from .sync import (
+    AccountConfig,
+    SandboxRoundTrip,
+    SQLiteStore,
+    SyncConfig,
+    SyncOptions,
+    engines,
+    load_config,
+    round_trip,
+    run_sync,
+)
+
+__all__ = ["EXIT_API_ERROR", "EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""Some orders failed; the report says which and why."""
+EXIT_CONFIG = 2
+EXIT_API_ERROR = 3
+"""An API or network error stopped the run before it finished."""
+EXIT_INTERRUPTED = 130
+
+logger = logging.getLogger("backmarket_shipstation.cli")
+
+_DEFAULT_STATE = "backmarket-shipstation.sqlite3"
+_CREDENTIAL_VARIABLES = (
+    "BACKMARKET_TOKEN",
+    "BACKMARKET_USER_AGENT",
+    "SHIPSTATION_API_KEY",
+    "SHIPSTATION_API_SECRET",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    command: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return command(args)
+    except ConfigurationError as exc:
+        _error(f"configuration error: {exc}")
+        return EXIT_CONFIG
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        if isinstance(exc, FirewallBlockedError):
+            _error(f"blocked by Back Market's firewall: {exc}")
+            return EXIT_API_ERROR
+        _error(f"credentials refused: {exc}")
+        return EXIT_CONFIG
+    except (APIError, APIConnectionError) as exc:
+        _error(f"stopped on an API error: {exc}")
+        return EXIT_API_ERROR
+    except BackMarketShipStationError as exc:
+        _error(f"error: {exc}")
+        return EXIT_API_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+# --------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v for INFO (and warnings), -vv for DEBUG (default: errors only)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="backmarket-shipstation",
+        description="Sync Back Market orders with ShipStation, and look at both sides.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def config_options(p: argparse.ArgumentParser, *, state: bool = True) -> None:
+        p.add_argument("--config", metavar="FILE", help="TOML configuration file")
+        if state:
+            p.add_argument("--state", metavar="PATH", help="SQLite state file")
+
+    sync = commands.add_parser(
+        "sync", parents=[common], help="import orders, send shipments back (once or --watch)"
+    )
+    config_options(sync)
+    sync.add_argument("--dry-run", action="store_true", help="read everything, write nothing")
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.add_argument("--watch", action="store_true", help="repeat until SIGINT or SIGTERM")
+    sync.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="pause between runs with --watch (default 300)",
+    )
+    sync.add_argument(
+        "--sandbox", action="store_true", help="round trip on the built-in sandbox, no credentials"
+    )
+    sync.add_argument("--orders", type=_count, default=50, help="sandbox orders (default 50)")
+    sync.add_argument("--seed", type=int, default=0, help="sandbox data seed (default 0)")
+    sync.add_argument(
+        "--forget-every",
+        type=_count,
+        default=10,
+        metavar="N",
+        help="sandbox: leave every N-th order without its IMEI (default 10; 0: none)",
+    )
+    sync.set_defaults(run=_cmd_sync)
+
+    orders = commands.add_parser("orders", parents=[common], help="list or show orders")
+    order_commands = orders.add_subparsers(title="orders commands", metavar="COMMAND")
+    for name, helptext in (("list", "list recent orders"), ("show", "one order in full")):
+        sub = order_commands.add_parser(name, parents=[common], help=helptext)
+        # No state file here: --state is the Back Market order state filter.
+        config_options(sub, state=False)
+        sub.add_argument("--side", choices=("backmarket", "shipstation"), required=True)
+        sub.add_argument("--account", metavar="NAME", help="account name (default: the first)")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        if name == "list":
+            filters = sub.add_mutually_exclusive_group()
+            filters.add_argument(
+                "--state",
+                type=int,
+                dest="order_state",
+                metavar="N",
+                help="Back Market order state (1 new, 3 to ship...)",
+            )
+            filters.add_argument(
+                "--status", metavar="S", help="ShipStation order status (awaiting_shipment...)"
+            )
+            sub.add_argument("--limit", type=_count, default=20, help="at most N (default 20)")
+            sub.set_defaults(run=_cmd_orders_list)
+        else:
+            sub.add_argument("order_id", type=int, metavar="ID", help="order id on that side")
+            sub.set_defaults(run=_cmd_orders_show)
+
+    sandbox = commands.add_parser("sandbox", parents=[common], help="the built-in sandbox")
+    sandbox_commands = sandbox.add_subparsers(title="sandbox commands", metavar="COMMAND")
+    serve = sandbox_commands.add_parser(
+        "serve", parents=[common], help="serve both simulated APIs on loopback"
+    )
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any)")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--orders", type=_count, default=50, help="orders (default 50)")
+    serve.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    serve.set_defaults(run=_cmd_sandbox_serve)
+
+    status = commands.add_parser(
+        "status", parents=[common], help="cursors, pending writes and failures from the state"
+    )
+    config_options(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=_cmd_status)
+
+    webhook = commands.add_parser("webhook", parents=[common], help="ShipStation webhooks")
+    webhook_commands = webhook.add_subparsers(title="webhook commands", metavar="COMMAND")
+    receive = webhook_commands.add_parser(
+        "serve", parents=[common], help="receive SHIP_NOTIFY and notify Back Market at once"
+    )
+    config_options(receive)
+    receive.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
+    receive.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    receive.add_argument(
+        "--path-token",
+        metavar="TOKEN",
+        default=os.environ.get("BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN"),
+        help="shared secret in the path (default $BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN)",
+    )
+    receive.set_defaults(run=_cmd_webhook_serve)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger("backmarket_shipstation")
+    root.setLevel(level)
+    # One handler, replaced on every call: tests call main() many times in one process.
+    for handler in list(root.handlers):
+        if getattr(handler, "_backmarket_shipstation_cli", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._backmarket_shipstation_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def _error(message: str) -> None:
+    print(f"backmarket-shipstation: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+# --------------------------------------------------------------------------------------
+
+
+class ProgressLine:
+    """``progress(stage, count)`` for the sync engine: one rewritten line on a terminal, a
+    plain line per stage and per hundred orders otherwise (log files, cron mail)."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, every: int = 100) -> None:
+        self._stream = stream
+        self._tty = stream.isatty() if tty is None else tty
+        self._every = every
+        self._stage: str | None = None
+        self._drawn = False
+
+    def __call__(self, stage: str, count: int) -> None:
+        if self._tty:
+            self._stream.write(f"\r\x1b[K{stage}: {count} orders")
+            self._stream.flush()
+            self._drawn = True
+        elif stage != self._stage or (count and count % self._every == 0):
+            print(f"{stage}: {count} orders", file=self._stream, flush=True)
+        self._stage = stage
+
+    def done(self) -> None:
+        """Clear the terminal line so that the report starts on a clean one."""
+        if self._drawn:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._drawn = False
+        self._stage = None
+
+
+# --------------------------------------------------------------------------------------
+# sync
+# --------------------------------------------------------------------------------------
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"state_path": args.state} if args.state else {}
+
+
+def _no_credentials(args: argparse.Namespace) -> bool:
+    return args.config is None and not any(os.environ.get(v) for v in _CREDENTIAL_VARIABLES)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    progress = ProgressLine(sys.stderr)
+    sandbox = args.sandbox
+    if not sandbox and _no_credentials(args):
+        _error(
+            "no credentials configured (no --config, no BACKMARKET_TOKEN, SHIPSTATION_API_KEY...):"
+            " running the built-in sandbox instead"
+        )
+        sandbox = True
+    if sandbox:
+
+        def once() -> int:
+            return _sync_sandbox(args, progress)
+
+    else:
+        config = load_config(args.config, overrides=_overrides(args))
+
+        def once() -> int:
+            return _sync_live(config, args, progress)
+
+    if not args.watch:
+        return once()
+    return _watch(once, args.interval)
+
+
+def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressLine) -> int:
+    options = SyncOptions(dry_run=True) if args.dry_run else None
+    try:
+        report = run_sync(config, options=options, progress=progress)
+    finally:
+        progress.done()
+    print(report.to_json() if args.json else report.to_text(), flush=True)
+    return report.exit_code
+
+
+def _sync_sandbox(args: argparse.Namespace, progress: ProgressLine) -> int:
+    def say(step: str) -> None:
+        progress.done()
+        if not args.json:
+            print(step, file=sys.stderr, flush=True)
+
+    try:
+        result = round_trip(
+            orders=args.orders,
+            seed=args.seed,
+            forget_every=args.forget_every,
+            state_path=args.state or ":memory:",
+            dry_run=args.dry_run,
+            progress=progress,
+            on_step=say,
+        )
+    finally:
+        progress.done()
+    code = max(result.imported.exit_code, result.notified.exit_code)
+    if args.json:
+        print(json.dumps(_round_trip_dict(result, code), indent=2), flush=True)
+    else:
+        print(_round_trip_text(result), flush=True)
+    return code
+
+
+def _round_trip_dict(result: SandboxRoundTrip, code: int) -> dict[str, Any]:
+    return {
+        "import": result.imported.to_dict(),
+        "notify": result.notified.to_dict(),
+        "labels_bought": result.labels_bought,
+        "left_without_identifiers": result.left_without_identifiers,
+        "exit_code": code,
+    }
+
+
+def _round_trip_text(result: SandboxRoundTrip) -> str:
+    missing = [
+        failure
+        for report in result.notified.accounts
+        for failure in report.failures
+        if failure.error.endswith("IdentifierError") or "IMEI" in failure.error
+    ]
+    summary = [
+        "",
+        "summary",
+        f"  labels bought in ShipStation: {result.labels_bought}",
+        f"  shipments sent to Back Market: {sum(a.notified for a in result.notified.accounts)}",
+        f"  orders packed without an IMEI or serial: {result.left_without_identifiers}",
+    ]
+    if missing:
+        ids = ", ".join(str(f.order_id) for f in missing)
+        summary.append(
+            f"  not shipped on Back Market, reported above as failures: {ids}; nothing wrong was"
+            " sent, and each is retried on the next run once its IMEI is in Internal Notes"
+        )
+    return "\n".join(
+        [
+            "sync 1 (import)",
+            result.imported.to_text(),
+            "sync 2 (notify)",
+            result.notified.to_text(),
+            *summary,
+        ]
+    )
+
+
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``stop`` (the current run finishes); a second one interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.warning("signal %d: stopping after the current run", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _watch(once: Callable[[], int], interval: float) -> int:
+    """Run ``once`` every ``interval`` seconds until a signal; the last run's exit code."""
+    stop = threading.Event()
+    code = EXIT_OK
+    with _stop_signals(stop):
+        while True:
+            try:
+                code = once()
+            except ConfigurationError:
+                raise
+            except (APIError, APIConnectionError) as exc:
+                # A daemon outlives a network hiccup; the next run resumes from the cursors.
+                _error(f"run stopped on an API error, retrying in {interval:g} s: {exc}")
+                code = EXIT_API_ERROR
+            if stop.is_set() or stop.wait(interval):
+                return code
+
+
+# --------------------------------------------------------------------------------------
+# orders
+# --------------------------------------------------------------------------------------
+
+
+def _account(args: argparse.Namespace) -> AccountConfig:
+    config = load_config(args.config)
+    if args.account is None:
+        return config.accounts[0]
+    for account in config.accounts:
+        if account.name == args.account:
+            return account
+    names = ", ".join(a.name for a in config.accounts)
+    raise ConfigurationError(f"no account named {args.account!r} (accounts: {names})")
+
+
+def _cmd_orders_list(args: argparse.Namespace) -> int:
+    if args.side == "backmarket" and args.status is not None:
+        raise ConfigurationError("--status is for --side shipstation; use --state N")
+    if args.side == "shipstation" and args.order_state is not None:
+        raise ConfigurationError("--state is for --side backmarket; use --status S")
+    list_orders(
+        _account(args),
+        side=args.side,
+        state=args.order_state,
+        status=args.status,
+        limit=args.limit,
+        as_json=args.json,
+        out=sys.stdout,
+    )
+    return EXIT_OK
+
+
+def _cmd_orders_show(args: argparse.Namespace) -> int:
+    show_order(
+        _account(args), side=args.side, order_id=args.order_id, as_json=args.json, out=sys.stdout
+    )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------
+# sandbox serve
+# --------------------------------------------------------------------------------------
+
+
+def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    serve_forever(args.port, args.host, seed=args.seed, orders=args.orders, out=sys.stdout)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------
+# status
+# --------------------------------------------------------------------------------------
+
+
+def _state_path(args: argparse.Namespace) -> str:
+    """The state file: --state, $BACKMARKET_SHIPSTATION_STATE, the config's, or the default.
+
+    Read without validating the rest of the configuration: looking at the state needs no
+    credentials.
+    """
+    if args.state:
+        return str(args.state)
+    if os.environ.get("BACKMARKET_SHIPSTATION_STATE"):
+        return os.environ["BACKMARKET_SHIPSTATION_STATE"]
+    if args.config:
+        try:
+            return load_config(args.config).state_path
+        except ConfigurationError:
+            document = _read_toml(args.config)
+            return str(document.get("state_path") or _DEFAULT_STATE)
+    return str(_DEFAULT_STATE)
+
+
+def _read_toml(path: str) -> Mapping[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _accounts_in(path: str) -> list[str]:
+    # The store has no "list accounts" call; read the names straight from its tables.
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    with sqlite3.connect(uri, uri=True) as db:
+        rows = db.execute(
+            "SELECT account FROM cursors UNION SELECT account FROM orders "
+            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    path = _state_path(args)
+    if path == ":memory:" or not Path(path).is_file():
+        raise ConfigurationError(f"no state file at {path} (nothing synced yet, or wrong --state)")
+    accounts = _accounts_in(path)
+    status: list[dict[str, Any]] = []
+    with SQLiteStore(path) as store:
+        for account in accounts:
+            cursors = {
+                name: None if value is None else value.isoformat()
+                for name in ("import", "notify")
+                for value in [store.get_cursor(account, name)]
+            }
+            status.append(
+                {
+                    "account": account,
+                    "cursors": cursors,
+                    "pending_writes": [
+                        {
+                            "order_id": w.bm_order_id,
+                            "write": w.key,
+                            "source": w.source,
+                            "since": w.updated_at.isoformat(),
+                        }
+                        for w in store.pending_writes(account)
+                    ],
+                    "failures": [
+                        {
+                            "stage": f.stage,
+                            "order_id": f.ref,
+                            "reason": f.reason,
+                            "attempts": f.attempts,
+                            "first_seen": f.first_seen.isoformat(),
+                            "last_seen": f.last_seen.isoformat(),
+                        }
+                        for f in store.failures(account)
+                    ],
+                }
+            )
+    if args.json:
+        print(json.dumps({"state": path, "accounts": status}, indent=2))
+        return EXIT_OK
+    print(f"state: {path}")
+    if not status:
+        print("  (no accounts synced yet)")
+    for entry in status:
+        print(f"[{entry['account']}]")
+        for name, value in entry["cursors"].items():
+            print(f"  {name} cursor: {value or 'not set (first run looks back 14 days)'}")
+        print(f"  pending writes: {len(entry['pending_writes'])}")
+        for write in entry["pending_writes"]:
+            print(f"    order {write['order_id']}: {write['write']} ({write['source']})")
+        print(f"  failures to retry: {len(entry['failures'])}")
+        for failure in entry["failures"]:
+            print(
+                f"    {failure['stage']} order {failure['order_id']}"
+                f" (attempts {failure['attempts']}): {failure['reason']}"
+            )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------
+# webhook serve
+# --------------------------------------------------------------------------------------
+
+
+def serve_webhooks(
+    config: SyncConfig,
+    *,
+    host: str,
+    port: int,
+    path_token: str | None,
+    out: TextIO,
+    ready: Callable[[WebhookReceiver], None] | None = None,
+) -> None:
+    """Run the SHIP_NOTIFY receiver until SIGINT/SIGTERM (or ``ready``'s receiver stops).
+
+    ``ready`` (tests, embedding) receives the running receiver; calling its ``stop()``
+    ends the call.
+    """
+    stop = threading.Event()
+    with SQLiteStore(config.state_path) as store, engines(config, store=store) as running:
+        receiver = WebhookReceiver(running, host=host, port=port, path_token=path_token)
+        receiver.start()
+        try:
+            print("receiving ShipStation SHIP_NOTIFY webhooks; subscribe:", file=out)
+            for engine in running:
+                shown = receiver.url(engine.account if len(running) > 1 else None)
+                if path_token:
+                    # The operator knows the token; logs and terminals need not.
+                    shown = shown.replace(f"/{path_token}/", "/<path-token>/")
+                print(f"  [{engine.account}] {shown}", file=out, flush=True)
+            print("press Ctrl-C to stop", file=out, flush=True)
+            if ready is not None:
+                ready(receiver)
+            with _stop_signals(stop):
+                while not stop.is_set() and not receiver.wait_stopped(0.5):
+                    pass
+        finally:
+            receiver.stop()
+
+
+def _cmd_webhook_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config, overrides=_overrides(args))
+    serve_webhooks(
+        config, host=args.host, port=args.port, path_token=args.path_token, out=sys.stdout
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
