@@ -41,6 +41,7 @@ from ..backmarket.models import (
     BackMarketWrite,
     OrderlineIdentifiersUpdate,
     OrderLineState,
+    OrderState,
     OrderUpdate,
 )
 from ..backmarket.models import Order as BackMarketOrder
@@ -52,6 +53,7 @@ from ..mapping import (
     CarrierMap,
     CatalogProduct,
     IdentifiableLine,
+    ShipmentNotification,
     StatusMap,
     device_lines,
     order_key_for,
@@ -74,6 +76,8 @@ _UPSERT_CHUNK = 100
 _OPEN = frozenset(
     {OrderStatus.AWAITING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.ON_HOLD}
 )
+_NOTIFIED = "notified"
+"""Write-record key marking a shipment fully reported (ship write and every identifier)."""
 _LIST_PAGE = 500
 """ShipStation's largest page: one list call replaces up to this many single reads."""
 
@@ -420,7 +424,7 @@ class SyncEngine:
             )
             if record is None or record.ss_order_id != ss_order_id:
                 continue  # another store's order, or not imported by us
-            done = self.store.get_write(self.account, record.bm_order_id, "ship")
+            done = self.store.get_write(self.account, record.bm_order_id, _NOTIFIED)
             if done is not None and done.status == "done":
                 continue  # seen again through the overlap window
             todo[ss_order_id] = (record, source)
@@ -500,13 +504,13 @@ class SyncEngine:
                 requires_identifier=self.options.requires_identifier,
             )
             try:
-                plan = to_backmarket_updates(notification, bm_order)
+                plan = self._plan(notification, bm_order)
             except BackMarketShipStationError:
                 if record.bm_snapshot is None:
                     raise
                 # The stored copy may be stale: plan again from a fresh read.
                 bm_order = self.bm.orders.get(bm_order_id)
-                plan = to_backmarket_updates(notification, bm_order)
+                plan = self._plan(notification, bm_order)
             source_name = (
                 f"shipment:{notification.shipment_id}"
                 if notification.shipment_id is not None
@@ -522,15 +526,30 @@ class SyncEngine:
                 # Refused: the order moved on Back Market since it was read. Read it again
                 # and plan once more; what is already done is not repeated.
                 fresh = self.bm.orders.get(bm_order_id)
-                self._run_plan(
-                    fresh, to_backmarket_updates(notification, fresh), source_name, report
-                )
+                self._run_plan(fresh, self._plan(notification, fresh), source_name, report)
         except BackMarketShipStationError as exc:
             self._fail(report, "notify", bm_order_id, exc)
             return
         if not self.options.dry_run:
-            self.store.clear_failure(self.account, "notify", str(bm_order_id))
+            with self.store.transaction():
+                self.store.clear_failure(self.account, "notify", str(bm_order_id))
+            self._record_write(bm_order_id, _NOTIFIED, "done", source_name)
         report.notified += 1
+
+    def _plan(
+        self, notification: ShipmentNotification, bm_order: BackMarketOrder
+    ) -> tuple[BackMarketWrite, ...]:
+        """The writes still to make; the identifier PATCHes too once our ship write went out.
+
+        The plan ships first, then sets each line's identifiers. When a run dies between the
+        two, Back Market already shows the order shipped and plans nothing more; so an order
+        we shipped (or were shipping) is planned again as of before its ship write, whose
+        record makes :meth:`_run_plan` skip it, leaving the identifiers still missing.
+        """
+        plan = to_backmarket_updates(notification, bm_order)
+        if plan or self.store.get_write(self.account, bm_order.order_id, "ship") is None:
+            return plan
+        return to_backmarket_updates(notification, _as_before_ship(bm_order))
 
     def _run_plan(
         self,
@@ -590,7 +609,7 @@ class SyncEngine:
         """Nothing left to write (Back Market already knows): never look at it again."""
         if self.options.dry_run:
             return
-        self._record_write(record.bm_order_id, "ship", "done", source)
+        self._record_write(record.bm_order_id, _NOTIFIED, "done", source)
         self._remember(record, bm_order)
 
     # ------------------------------------------------------------------------------------
@@ -727,6 +746,17 @@ def _describe_write(write: BackMarketWrite) -> str:
         return f"PATCH /ws/orderlines/{write.orderline_id} {write.identifiers.to_dict()}"
     body = write.to_dict()
     return f"POST /ws/orders/{write.order_id} {body}"
+
+
+def _as_before_ship(bm_order: BackMarketOrder) -> BackMarketOrder:
+    """The order as it was before its ship write: shipped lines back to accepted."""
+    lines = tuple(
+        attrs.evolve(line, state=OrderLineState.ACCEPTED)
+        if line.state is OrderLineState.SHIPPED
+        else line
+        for line in bm_order.lines
+    )
+    return attrs.evolve(bm_order, state=OrderState.TO_SHIP, orderlines=lines)
 
 
 def _took_effect(write: BackMarketWrite, order: BackMarketOrder) -> bool:
