@@ -126,6 +126,8 @@ class WireTap(httpx.BaseTransport):
 class World:
     """One simulated account pair, a state file and a virtual clock, synced on demand."""
 
+    Crash = Crash
+
     def __init__(
         self,
         state_dir: Path,
@@ -166,7 +168,6 @@ class World:
         self.wire.crash_at = None
         self.wire.crash_when = None
         self.wire.crash_after_delivery = False
-        self.wire.crashed = False
 
     def pack(self, *, forget_every: int = 0) -> tuple[int, int]:
         """The packer types identifiers into the notes and buys a label for every open order."""
@@ -204,6 +205,47 @@ class World:
         with simulator._lock:
             simulator._orders[ss_order_id].update(internalNotes=notes)
 
+    def identifiers_of(self, ss_order: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
+        """Orderline id → (label, identifier) of the devices to pack in an order."""
+        found: dict[int, tuple[str, str]] = {}
+        for item in ss_order.get("items") or ():
+            key = str(item.get("lineItemKey") or "")
+            if not key.isdigit():
+                continue
+            line_id = int(key)
+            imei = self.sandbox.backmarket.device_imeis.get(line_id)
+            serial = self.sandbox.backmarket.device_serials.get(line_id)
+            if imei is not None:
+                found[line_id] = ("IMEI", imei)
+            elif serial is not None:
+                found[line_id] = ("S/N", serial)
+        return found
+
+    def notes_for(
+        self, ss_order: Mapping[str, Any], *, replace: Mapping[int, str] | None = None
+    ) -> str:
+        """The packer's ``SKU: IMEI`` lines (``replace`` swaps some identifiers, typos)."""
+        skus = {str(item.get("lineItemKey")): item.get("sku") for item in ss_order["items"]}
+        lines = []
+        for line_id, (label, value) in self.identifiers_of(ss_order).items():
+            value = (replace or {}).get(line_id, value)
+            lines.append(f"{skus[str(line_id)]}: {label} {value}")
+        return "\n".join(lines)
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return [o for o in self.ss_orders() if o["orderStatus"] == "awaiting_shipment"]
+
+    def pack_one(self, ss_order: Mapping[str, Any], notes: str | None) -> dict[str, Any]:
+        """Type ``notes`` (if any) into the order's Internal Notes and buy its label."""
+        if notes is not None:
+            existing = ss_order.get("internalNotes") or ""
+            self.sandbox.shipstation.add_order(
+                {**ss_order, "internalNotes": f"{existing}\n{notes}".strip()}
+            )
+        return self.sandbox.shipstation.buy_label(
+            int(ss_order["orderId"]), weight={"value": 320, "units": "grams"}
+        )
+
     def close(self) -> None:
         self.store.close()
 
@@ -220,8 +262,3 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     yield make
     for world in worlds:
         world.close()
-
-
-def device_line_ids(order: Mapping[str, Any]) -> list[int]:
-    """Orderline ids of an order whose line has a device identifier in the sandbox."""
-    return [int(line["id"]) for line in order["orderlines"]]

@@ -1,0 +1,180 @@
+"""Exactly once through crashes: the process dies at every request of a day, then runs again.
+
+A day is: sync (import, accept), the packer types IMEIs and buys labels, sync (notify). The
+process is killed at the k-th request of the day, for every k, either before the request
+reaches the API or after the API applied it (the response is lost). A new process then opens
+the same state file and runs the day to its end. Whatever k, at the end:
+
+- every Back Market order is in ShipStation exactly once (one order per orderKey);
+- every Back Market write happened exactly once (one accept per SKU, one ship POST per
+  order, one PATCH per device line), counted at the transport;
+- nothing is lost: every order is shipped on Back Market with its tracking number and IMEIs;
+- one more run writes nothing and reports nothing failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Sent, World
+
+ORDERS = 10
+
+
+def _sync_to_completion(world: World) -> None:
+    """Sync; after a crash, start a new process on the same state file and sync again."""
+    try:
+        world.sync()
+    except world.Crash:
+        world.restart()
+        world.clock.advance(60)
+        world.sync()
+
+
+def _day(world: World) -> None:
+    _sync_to_completion(world)
+    world.clock.advance(3 * 3600)
+    for ss_order in world.open_orders():
+        world.pack_one(ss_order, world.notes_for(ss_order))
+    world.clock.advance(3600)
+    _sync_to_completion(world)
+
+
+def _accepts(sent: list[Sent]) -> Counter[tuple[str, str]]:
+    return Counter(
+        (s.path, s.body["sku"])
+        for s in sent
+        if s.api == "backmarket" and s.method == "POST" and s.body.get("new_state") == 2
+    )
+
+
+def _patches(sent: list[Sent]) -> Counter[str]:
+    return Counter(s.path for s in sent if s.api == "backmarket" and s.method == "PATCH")
+
+
+def _problems(world: World, expected: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    per_key = Counter(o["orderKey"] for o in world.ss_orders())
+    duplicated = {key: n for key, n in per_key.items() if n > 1}
+    if duplicated:
+        problems.append(f"duplicated in ShipStation: {duplicated}")
+    if set(per_key) != expected["keys"]:
+        problems.append(f"orderKeys {sorted(set(per_key) ^ expected['keys'])} differ")
+    ships = world.wire.ship_posts()
+    if ships != expected["ships"]:
+        problems.append(f"ship POSTs {dict(ships)} instead of {dict(expected['ships'])}")
+    accepts = _accepts(world.wire.requests)
+    if accepts != expected["accepts"]:
+        problems.append(f"accept POSTs {dict(accepts - expected['accepts'])} extra")
+    patches = _patches(world.wire.requests)
+    if patches != expected["patches"]:
+        problems.append(f"PATCHes {dict(patches)} instead of {dict(expected['patches'])}")
+    tracking = {
+        s["orderNumber"]: s["trackingNumber"] for s in world.sandbox.shipstation.shipments()
+    }
+    for oid, imeis in expected["shipped"].items():
+        bm = world.bm_order(oid)
+        if bm["state"] != 9 or bm["tracking_number"] != tracking[str(oid)]:
+            problems.append(f"order {oid} not shipped: state {bm['state']}")
+        got = {line["id"]: line.get("imei") for line in bm["orderlines"] if line["id"] in imeis}
+        if got != imeis:
+            problems.append(f"order {oid} IMEIs {got} instead of {imeis}")
+    world.wire.clear()
+    world.clock.advance(600)
+    final = world.sync()
+    if world.wire.writes():
+        problems.append(f"a further run wrote {[(s.method, s.path) for s in world.wire.writes()]}")
+    if final.failed:
+        problems.append(f"a further run failed: {final.to_text()}")
+    return problems
+
+
+def _expected(world: World) -> dict[str, Any]:
+    """What a day without a crash leaves behind (the reference)."""
+    shipped: dict[int, dict[int, str]] = {}
+    for ss_order in world.ss_orders():
+        oid = int(ss_order["orderNumber"])
+        imeis = {
+            line_id: value
+            for line_id, (label, value) in world.identifiers_of(ss_order).items()
+            if label == "IMEI"
+        }
+        shipped[oid] = imeis
+    return {
+        "keys": {o["orderKey"] for o in world.ss_orders()},
+        "ships": world.wire.ship_posts(),
+        "accepts": _accepts(world.wire.requests),
+        "patches": _patches(world.wire.requests),
+        "shipped": shipped,
+    }
+
+
+@pytest.fixture
+def reference(make_world: Callable[..., World]) -> tuple[dict[str, Any], int]:
+    world = make_world(orders=ORDERS, name="reference")
+    _day(world)
+    requests = len(world.wire.requests)
+    expected = _expected(world)
+    # The day must exercise every kind of write for the crashes to mean something.
+    assert expected["ships"]
+    assert expected["accepts"]
+    assert expected["patches"]
+    assert all(n == 1 for n in expected["ships"].values())
+    assert all(n == 1 for n in expected["accepts"].values())
+    assert all(n == 1 for n in expected["patches"].values())
+    assert _problems(world, expected) == []
+    return expected, requests
+
+
+@pytest.mark.parametrize("after_delivery", [False, True], ids=["before-send", "response-lost"])
+def test_a_crash_at_any_request_never_duplicates_nor_loses_anything(
+    make_world: Callable[..., World],
+    reference: tuple[dict[str, Any], int],
+    after_delivery: bool,
+) -> None:
+    expected, requests = reference
+    assert requests > 20
+    report: list[str] = []
+    for k in range(requests):
+        world = make_world(orders=ORDERS, name=f"crash-{k}-{after_delivery}")
+        world.wire.crash_at = k
+        world.wire.crash_after_delivery = after_delivery
+        _day(world)
+        assert world.wire.crashed, f"no crash at request {k}"
+        report.extend(f"crash at request {k}: {p}" for p in _problems(world, expected))
+        world.close()
+    assert report == []
+
+
+def test_a_lost_ship_response_is_not_followed_by_a_second_ship_post(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(orders=ORDERS)
+    world.sync()
+    world.clock.advance(3 * 3600)
+    for ss_order in world.open_orders():
+        world.pack_one(ss_order, world.notes_for(ss_order))
+    world.clock.advance(3600)
+    world.wire.crash_after_delivery = True
+    world.wire.crash_when = lambda s: s.method == "POST" and s.body.get("new_state") == 3
+    with pytest.raises(world.Crash):
+        world.sync()
+    [(crashed_order, count)] = world.wire.ship_posts().items()
+    assert count == 1
+    assert world.bm_order(crashed_order)["state"] == 9  # Back Market did ship it
+    pending = world.store.pending_writes("sandbox")
+    assert [(w.bm_order_id, w.key) for w in pending] == [(crashed_order, "ship")]
+    world.restart()
+    world.clock.advance(60)
+
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    assert world.wire.ship_posts()[crashed_order] == 1
+    assert all(n == 1 for n in world.wire.ship_posts().values())
+    assert world.store.pending_writes("sandbox") == []
