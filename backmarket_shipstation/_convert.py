@@ -21,11 +21,13 @@ Rules every model follows (see docs/models-*.md):
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import Enum, IntEnum
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -101,12 +103,23 @@ _DATETIME_RE = re.compile(
 )
 
 
+# From 3.11, fromisoformat reads RFC 3339 with "Z" and fractions of any length, in C.
+_FROMISOFORMAT_IS_LENIENT = sys.version_info >= (3, 11)
+
+
 def parse_datetime(text: str, naive_zone: tzinfo) -> datetime:
     """Parse RFC 3339 / ISO 8601 leniently; a value without an offset is in ``naive_zone``.
 
     Accepts a ``T`` or a space, no seconds, a fraction of any length (truncated to
     microseconds), ``Z`` or a ``±hh[:mm]`` offset, and a bare date (midnight).
     """
+    if _FROMISOFORMAT_IS_LENIENT:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            pass  # the forms it does not read (a bare hour offset...) go through the regex
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=naive_zone)
     m = _DATETIME_RE.fullmatch(text.strip())
     if m is None:
         raise ValueError(f"not a date-time: {text!r}")
@@ -436,6 +449,14 @@ class ModelConverter:
         conv.register_unstructure_hook(datetime, codec.format)
         conv.register_structure_hook(date, lambda v, _: _parse_date(v))
         conv.register_unstructure_hook(date, date.isoformat)
+        # ``X | None``: resolve X's hook once, instead of cattrs' generic union dispatch on
+        # every value (the most frequent call when parsing a payload).
+        conv.register_structure_hook_factory(
+            _is_optional, lambda t: _optional_structure(conv.get_structure_hook(_inner(t)), t)
+        )
+        conv.register_unstructure_hook_factory(
+            _is_optional, lambda t: _optional_unstructure(conv.get_unstructure_hook(_inner(t)))
+        )
         # Tuples hold sequences in frozen models; JSON wants lists. A JSON object where a list
         # belongs is an error, not a list of its keys.
         conv.register_structure_hook_factory(
@@ -489,22 +510,26 @@ class ModelConverter:
         def structure(data: Any, _: type) -> Any:
             if not isinstance(data, Mapping):
                 raise _BadValue(f"expected an object, got {_describe(data)}")
-            extras: dict[str, Any] | None = None
-            blanks: list[str] | None = None
-            for key, value in data.items():
-                if value is None or key not in known:
+            # Set and membership operations run in C: most payloads have no unknown key and
+            # few nulls, so the Python-level loops below rarely run.
+            unknown = data.keys() - known
+            extras: dict[str, Any] | None = {k: data[k] for k in unknown} if unknown else None
+            values = data.values()
+            if None in values:
+                if extras is None:
+                    extras = {}
+                for key, value in data.items():
+                    if value is None:
+                        extras[key] = None
+            if blank and "" in values:
+                blanks = [key for key in blank if data.get(key) == ""]
+                if blanks:
                     if extras is None:
                         extras = {}
-                    extras[key] = value
-                elif value == "" and key in blank:
-                    if extras is None:
-                        extras = {}
-                    extras[key] = value
-                    blanks = [key] if blanks is None else [*blanks, key]
-            if blanks:
-                data = dict(data)
-                for key in blanks:
-                    data[key] = None
+                    data = dict(data)
+                    for key in blanks:
+                        extras[key] = ""
+                        data[key] = None
             obj = base(data, cls)
             if extras:
                 set_attr(obj, extras_name, extras)
@@ -532,6 +557,44 @@ class ModelConverter:
             return out
 
         return unstructure
+
+
+def _is_optional(t: Any) -> bool:
+    if get_origin(t) not in (Union, types.UnionType):
+        return False
+    args = get_args(t)
+    return len(args) == 2 and type(None) in args
+
+
+def _inner(t: Any) -> Any:
+    return next(arg for arg in get_args(t) if arg is not type(None))
+
+
+def _optional_structure(
+    inner: Callable[[Any, Any], Any], optional: Any
+) -> Callable[[Any, Any], Any]:
+    inner_type = _inner(optional)
+    if inner_type in (str, int, bool):
+        # The common case in one frame: None or exactly the type passes as is; anything else
+        # goes to the strict hook, which accepts or explains.
+        def structure_primitive(value: Any, _: Any) -> Any:
+            if value is None or type(value) is inner_type:
+                return value
+            return inner(value, inner_type)
+
+        return structure_primitive
+
+    def structure(value: Any, _: Any) -> Any:
+        return None if value is None else inner(value, inner_type)
+
+    return structure
+
+
+def _optional_unstructure(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def unstructure(value: Any) -> Any:
+        return None if value is None else inner(value)
+
+    return unstructure
 
 
 def _sequence_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
