@@ -99,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackMarketShipStationError as exc:
         _error(f"error: {exc}")
         return EXIT_API_ERROR
+    except sqlite3.Error as exc:
+        # SQLite names no path in its messages ("unable to open database file").
+        state = getattr(args, "state", None) or os.environ.get("BACKMARKET_SHIPSTATION_STATE")
+        where = f" {state}" if state else ""
+        _error(f"configuration error: cannot use the state file{where}: {exc}")
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED

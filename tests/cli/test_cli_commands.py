@@ -15,7 +15,10 @@ import pytest
 
 from backmarket_shipstation import __version__, cli
 from backmarket_shipstation._cli_webhook import WebhookReceiver
+from backmarket_shipstation.sandbox import ServedSandbox
+from backmarket_shipstation.sandbox import serve_forever as real_serve_forever
 from backmarket_shipstation.sync import pack_and_ship
+from backmarket_shipstation.sync import round_trip as real_round_trip
 
 LiveSandboxFactory = Callable[[int], Any]
 
@@ -90,7 +93,6 @@ def test_watch_repeats_until_sigterm_and_returns_the_last_runs_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls: list[int] = []
-    real_round_trip = cli.round_trip
 
     def round_trip(**kwargs: Any) -> Any:
         calls.append(1)
@@ -387,6 +389,49 @@ def test_webhook_path_token_is_required_and_never_printed(
     assert "/<path-token>/shipstation" in captured.out
     assert token not in captured.out + captured.err
     assert token not in repr(receiver)
+
+
+# --------------------------------------------------------------------------------------
+# sandbox serve
+# --------------------------------------------------------------------------------------
+
+
+def test_sandbox_serve_prints_urls_and_credentials_that_work(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[int] = []
+
+    def serve_forever(*args: Any, **kwargs: Any) -> None:
+        def ready(served: ServedSandbox) -> None:
+            sandbox = served.sandbox
+            with httpx.Client(headers=sandbox.backmarket_headers) as bm:
+                listed = bm.get(f"{served.backmarket_url}/ws/orders", params={"page-size": 50})
+            seen.append(listed.status_code)
+            seen.append(sandbox.backmarket.order_count)
+            served.stop()
+
+        real_serve_forever(*args, **kwargs, ready=ready)
+
+    monkeypatch.setattr(cli, "serve_forever", serve_forever)
+    code = cli.main(["sandbox", "serve", "--port", "0", "--orders", "7", "--seed", "5"])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_OK
+    assert seen == [200, 7]
+    assert "http://127.0.0.1:" in out
+    assert "/backmarket" in out
+    assert "/shipstation" in out
+    assert "API secret" in out
+
+
+def test_unusable_state_path_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "missing-directory" / "state.sqlite3"
+    code = cli.main(["sync", "--sandbox", "--orders", "3", "--state", str(state)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG
+    assert f"cannot use the state file {state}" in captured.err
+    assert "Traceback" not in captured.err
 
 
 # --------------------------------------------------------------------------------------
