@@ -77,11 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
     command: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if command is None:
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
+    with _logging_to_stderr(args.verbose):
+        return _run(command, args)
+
+
+def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one command; every error the SDK raises becomes a message and an exit code."""
     try:
         return command(args)
     except ConfigurationError as exc:
@@ -116,18 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log to stderr: -v for INFO (and warnings), -vv for DEBUG (default: errors only)",
-    )
+    verbose_help = "log to stderr: -v for INFO (and warnings), -vv for DEBUG (default: errors only)"
     parser = argparse.ArgumentParser(
         prog="backmarket-shipstation",
         description="Sync Back Market orders with ShipStation, and look at both sides.",
-        parents=[common],
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    # -v is accepted after a command too. SUPPRESS: a subcommand without -v must not reset
+    # the count given before it (argparse copies a subparser's defaults over the parent's).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose_help
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -242,19 +246,25 @@ def _count(text: str) -> int:
     return value
 
 
-def _configure_logging(verbosity: int) -> None:
+@contextmanager
+def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+    """Log the SDK's records to stderr for the command's duration, then put things back
+    (``main`` also runs in-process, in tests and embedding programs)."""
     level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger("backmarket_shipstation")
-    root.setLevel(level)
-    # One handler, replaced on every call: tests call main() many times in one process.
-    for handler in list(root.handlers):
-        if getattr(handler, "_backmarket_shipstation_cli", False):
-            root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler._backmarket_shipstation_cli = True  # type: ignore[attr-defined]
+    saved = (root.level, root.propagate)
+    root.setLevel(level)
     root.addHandler(handler)
+    # Not also through the root logger: the records would be printed twice.
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        root.propagate = saved[1]
 
 
 def _error(message: str) -> None:

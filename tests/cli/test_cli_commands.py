@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -89,6 +90,21 @@ def test_sync_without_any_credentials_says_so_and_runs_the_sandbox(
     assert "[sandbox] imported" in captured.out
 
 
+@pytest.mark.parametrize("argv_head", [["-v", "sync"], ["sync", "-v"]])
+def test_verbose_logs_to_stderr_and_leaves_logging_as_it_was(
+    argv_head: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sdk_logger = logging.getLogger("backmarket_shipstation")
+    before = (sdk_logger.level, sdk_logger.propagate, list(sdk_logger.handlers))
+    cli.main([*argv_head, "--sandbox", "--orders", "20", "--seed", "1"])
+    err = capsys.readouterr().err
+    assert "WARNING backmarket_shipstation.sync: notify failed for order 41000015" in err
+    assert (sdk_logger.level, sdk_logger.propagate, list(sdk_logger.handlers)) == before
+
+    cli.main(["sync", "--sandbox", "--orders", "20", "--seed", "1"])
+    assert "WARNING" not in capsys.readouterr().err, "errors only without -v"
+
+
 def test_watch_repeats_until_sigterm_and_returns_the_last_runs_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,6 +175,24 @@ def test_invalid_config_file_names_every_problem_and_no_secret(
     assert "Traceback" not in captured.err
     for secret in ("tok-secret-abcdef", "key-secret-123", "secret-secret-456"):
         assert secret not in captured.out + captured.err
+
+
+def test_refused_credentials_exit_2_without_the_token(
+    live_sandbox: LiveSandboxFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live = live_sandbox(22)
+    wrong = "d3JvbmctdG9rZW4tdGhhdC1pcy1zZWNyZXQ="
+    monkeypatch.setenv("BACKMARKET_TOKEN", wrong)
+    code = cli.main(["sync"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG
+    assert "credentials refused" in captured.err
+    assert "401" in captured.err
+    assert wrong not in captured.out + captured.err
+    assert live.sandbox.backmarket_token not in captured.out + captured.err
+    assert "Traceback" not in captured.err
 
 
 def test_missing_config_file_is_a_configuration_error(
