@@ -141,6 +141,8 @@ class SyncEngine:
         self.options = options or SyncOptions()
         self.clock = clock or SystemClock()
         self._progress = progress
+        self._leftovers: dict[int, list[WriteRecord]] = {}
+        """Writes a crashed run left ``pending``, by order: settled once the order is seen."""
 
     def __repr__(self) -> str:
         return f"SyncEngine(account={self.account!r}, store_id={self.store_id!r})"
@@ -166,6 +168,7 @@ class SyncEngine:
     def import_orders(self, report: AccountReport) -> None:
         """The import loop (see the module docstring)."""
         started = self.clock.now()
+        self._load_leftovers()
         since = self._since("import", started)
         seen: set[int] = set()
         deferred: set[int] = set()  # accepted this run: pushed once read back
@@ -200,6 +203,7 @@ class SyncEngine:
 
     def _accept(self, bm_order: BackMarketOrder, report: AccountReport) -> bool:
         """Accept the paid lines of an importable order; True when a write was made."""
+        self._settle_accepts(bm_order)
         if not self.options.accept_orders:
             return False
         if self.options.status_map.status_of(bm_order) is not OrderStatus.AWAITING_SHIPMENT:
@@ -376,6 +380,7 @@ class SyncEngine:
         notification lost on the way is caught up, and one already sent is not sent again.
         """
         started = self.clock.now()
+        self._load_leftovers()
         polling = shipments is None
         if shipments is None:
             shipments = self._shipped_since(self._since("notify", started))
@@ -534,6 +539,7 @@ class SyncEngine:
             with self.store.transaction():
                 self.store.clear_failure(self.account, "notify", str(bm_order_id))
             self._record_write(bm_order_id, _NOTIFIED, "done", source_name)
+            self._settle_all(bm_order_id)
         report.notified += 1
 
     def _plan(
@@ -605,11 +611,42 @@ class SyncEngine:
                 )
             )
 
+    def _load_leftovers(self) -> None:
+        self._leftovers = {}
+        for write in self.store.pending_writes(self.account):
+            self._leftovers.setdefault(write.bm_order_id, []).append(write)
+
+    def _settle_accepts(self, bm_order: BackMarketOrder) -> None:
+        """A pending accept whose SKU has no paid line left took effect: record it done.
+
+        A run that died after an accept was delivered leaves it ``pending``; the next run
+        no longer plans it (the line is accepted), so nothing else would ever settle it.
+        """
+        leftovers = self._leftovers.get(bm_order.order_id)
+        if not leftovers or self.options.dry_run:
+            return
+        paid = {
+            _write_key(OrderUpdate(order_id=0, new_state=OrderLineState.ACCEPTED, sku=line.listing))
+            for line in bm_order.lines
+            if line.state is OrderLineState.PAID and line.listing
+        }
+        for write in list(leftovers):
+            if write.key.startswith(f"{int(OrderLineState.ACCEPTED)}:") and write.key not in paid:
+                self._record_write(bm_order.order_id, write.key, "done", write.source)
+                leftovers.remove(write)
+
+    def _settle_all(self, bm_order_id: int) -> None:
+        """The whole shipment is reported: writes a crashed run left pending are moot."""
+        for write in self._leftovers.pop(bm_order_id, ()):
+            if write.key != _NOTIFIED:
+                self._record_write(bm_order_id, write.key, "done", write.source)
+
     def _mark_shipped(self, record: OrderRecord, bm_order: BackMarketOrder, source: str) -> None:
         """Nothing left to write (Back Market already knows): never look at it again."""
         if self.options.dry_run:
             return
         self._record_write(record.bm_order_id, _NOTIFIED, "done", source)
+        self._settle_all(record.bm_order_id)
         self._remember(record, bm_order)
 
     # ------------------------------------------------------------------------------------
