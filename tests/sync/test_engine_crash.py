@@ -91,6 +91,9 @@ def _problems(world: World, expected: dict[str, Any]) -> list[str]:
         problems.append(f"a further run wrote {[(s.method, s.path) for s in world.wire.writes()]}")
     if final.failed:
         problems.append(f"a further run failed: {final.to_text()}")
+    pending = world.store.pending_writes(world.account.name)
+    if pending:
+        problems.append(f"writes left pending: {[(w.bm_order_id, w.key) for w in pending]}")
     return problems
 
 
