@@ -42,14 +42,16 @@ class Crash(BaseException):
     """The process dies: not an ``Exception``, so no ``except Exception`` in the SDK stops it."""
 
 
-@attrs.frozen
+@attrs.define
 class Sent:
-    """One request as it left the engine."""
+    """One request as it left the engine, and what came back."""
 
     api: str
     method: str
     path: str
     body: Any
+    outcome: str = ""
+    """The status code, or the exception's class name (``ReadTimeout``...)."""
 
     @property
     def is_write(self) -> bool:
@@ -116,7 +118,12 @@ class WireTap(httpx.BaseTransport):
             self.log.crashed = True
             raise Crash(f"crash before request {index}: {sent.method} {sent.path}")
         self.log.requests.append(sent)
-        response = self.inner.handle_request(request)
+        try:
+            response = self.inner.handle_request(request)
+        except Exception as exc:
+            sent.outcome = type(exc).__name__
+            raise
+        sent.outcome = str(response.status_code)
         if crash:
             self.log.crashed = True
             raise Crash(f"crash after request {index} was applied: {sent.method} {sent.path}")

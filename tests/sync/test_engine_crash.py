@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from backmarket_shipstation.errors import BackMarketShipStationError
+from backmarket_shipstation.sandbox import FaultPlan
+
 if TYPE_CHECKING:
     from conftest import Sent, World
 
@@ -181,3 +184,65 @@ def test_a_lost_ship_response_is_not_followed_by_a_second_ship_post(
     assert world.wire.ship_posts()[crashed_order] == 1
     assert all(n == 1 for n in world.wire.ship_posts().values())
     assert world.store.pending_writes("sandbox") == []
+
+
+def test_network_faults_on_every_api_never_duplicate_nor_lose_anything(
+    make_world: Callable[..., World],
+) -> None:
+    """Timeouts and dropped connections after the write was applied, 5xx, refused connections
+    and cut bodies, on both APIs; runs are repeated (as a cron job would) until all is done."""
+    plan = FaultPlan(
+        seed=11,
+        timeout_rate=0.08,
+        reset_rate=0.08,
+        server_error_rate=0.08,
+        connect_error_rate=0.04,
+        truncated_json_rate=0.04,
+    )
+    world = make_world(orders=30, faults=plan)
+    aborted: list[str] = []
+
+    def cron(runs: int) -> None:
+        for _ in range(runs):
+            try:
+                world.sync()
+            except BackMarketShipStationError as exc:
+                # A listing that fails after the client's retries ends the run (the cursor
+                # stays): the next run covers it.
+                aborted.append(type(exc).__name__)
+            world.clock.advance(600)
+
+    cron(6)
+    world.clock.advance(3 * 3600)
+    for ss_order in world.open_orders():
+        world.pack_one(ss_order, world.notes_for(ss_order))
+    world.clock.advance(3600)
+    cron(8)
+    faults = world.sandbox.counters.by_outcome()
+    assert sum(n for kind, n in faults.items() if kind.startswith("fault:")) > 10, faults
+
+    per_key = Counter(o["orderKey"] for o in world.ss_orders())
+    assert per_key
+    assert all(n == 1 for n in per_key.values()), per_key
+    # No ship POST is sent once one was applied (answered 200, or lost after it ran).
+    applied_outcomes = {"200", "ReadTimeout", "RemoteProtocolError"}
+    for oid in per_key:
+        order_id = int(oid.removeprefix("backmarket-"))
+        outcomes = [
+            s.outcome
+            for s in world.wire.writes("backmarket")
+            if s.path == f"/ws/orders/{order_id}" and s.body.get("new_state") == 3
+        ]
+        first_applied = next(
+            (i for i, outcome in enumerate(outcomes) if outcome in applied_outcomes), None
+        )
+        assert first_applied is not None, (order_id, outcomes)
+        assert first_applied == len(outcomes) - 1, (order_id, outcomes)
+        bm = world.bm_order(order_id)
+        assert bm["state"] == 9, (order_id, bm["state"])
+        imeis = [
+            line.get("imei")
+            for line in bm["orderlines"]
+            if line["id"] in world.sandbox.backmarket.device_imeis
+        ]
+        assert all(imeis), (order_id, imeis)
