@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conftest import Sent, World
 
 ORDERS = 10
+SELLER_NOTE = "Seller: hold for the bench test"
 
 
 def _sync_to_completion(world: World) -> None:
@@ -42,8 +43,20 @@ def _sync_to_completion(world: World) -> None:
 def _day(world: World) -> None:
     _sync_to_completion(world)
     world.clock.advance(3 * 3600)
+    # The buyer of one order cancels it, the buyer of a multi-line order drops a line; the
+    # seller had noted something on both. Neither is packed: the next sync updates them.
+    by_lines = sorted(world.open_orders(), key=lambda o: (-len(o["items"]), o["orderNumber"]))
+    changed, cancelled = by_lines[0], by_lines[-1]
+    for ss_order in (changed, cancelled):
+        world.sandbox.shipstation.add_order({**ss_order, "internalNotes": SELLER_NOTE})
+    bm = world.sandbox.backmarket
+    for line in world.bm_order(int(cancelled["orderNumber"]))["orderlines"]:
+        bm.cancel_line_as_buyer(int(cancelled["orderNumber"]), line["id"])
+    last_line = world.bm_order(int(changed["orderNumber"]))["orderlines"][-1]
+    bm.cancel_line_as_buyer(int(changed["orderNumber"]), last_line["id"])
     for ss_order in world.open_orders():
-        world.pack_one(ss_order, world.notes_for(ss_order))
+        if ss_order["orderId"] not in (changed["orderId"], cancelled["orderId"]):
+            world.pack_one(ss_order, world.notes_for(ss_order))
     world.clock.advance(3600)
     _sync_to_completion(world)
 
@@ -68,6 +81,17 @@ def _problems(world: World, expected: dict[str, Any]) -> list[str]:
         problems.append(f"duplicated in ShipStation: {duplicated}")
     if set(per_key) != expected["keys"]:
         problems.append(f"orderKeys {sorted(set(per_key) ^ expected['keys'])} differ")
+    orders = {
+        o["orderKey"]: (o["orderStatus"], sorted(i["lineItemKey"] for i in o["items"]))
+        for o in world.ss_orders()
+    }
+    if orders != expected["orders"]:
+        problems.append(f"ShipStation orders {orders} instead of {expected['orders']}")
+    noted = sorted(
+        o["orderKey"] for o in world.ss_orders() if SELLER_NOTE in (o["internalNotes"] or "")
+    )
+    if noted != expected["noted"]:
+        problems.append(f"seller notes kept on {noted} instead of {expected['noted']}")
     ships = world.wire.ship_posts()
     if ships != expected["ships"]:
         problems.append(f"ship POSTs {dict(ships)} instead of {dict(expected['ships'])}")
@@ -104,6 +128,8 @@ def _expected(world: World) -> dict[str, Any]:
     """What a day without a crash leaves behind (the reference)."""
     shipped: dict[int, dict[int, str]] = {}
     for ss_order in world.ss_orders():
+        if ss_order["orderStatus"] != "shipped":
+            continue
         oid = int(ss_order["orderNumber"])
         imeis = {
             line_id: value
@@ -112,6 +138,13 @@ def _expected(world: World) -> dict[str, Any]:
         }
         shipped[oid] = imeis
     return {
+        "orders": {
+            o["orderKey"]: (o["orderStatus"], sorted(i["lineItemKey"] for i in o["items"]))
+            for o in world.ss_orders()
+        },
+        "noted": sorted(
+            o["orderKey"] for o in world.ss_orders() if SELLER_NOTE in (o["internalNotes"] or "")
+        ),
         "keys": {o["orderKey"] for o in world.ss_orders()},
         "ships": world.wire.ship_posts(),
         "accepts": _accepts(world.wire.requests),
@@ -133,6 +166,10 @@ def reference(make_world: Callable[..., World]) -> tuple[dict[str, Any], int]:
     assert all(n == 1 for n in expected["ships"].values())
     assert all(n == 1 for n in expected["accepts"].values())
     assert all(n == 1 for n in expected["patches"].values())
+    statuses = Counter(status for status, _ in expected["orders"].values())
+    assert statuses["cancelled"] == 1
+    assert statuses["awaiting_shipment"] == 1
+    assert len(expected["noted"]) == 2
     assert _problems(world, expected) == []
     return expected, requests
 
