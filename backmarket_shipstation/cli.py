@@ -278,7 +278,7 @@ def _error(message: str) -> None:
 
 class ProgressLine:
     """``progress(stage, count)`` for the sync engine: one rewritten line on a terminal, a
-    plain line per stage and per hundred orders otherwise (log files, cron mail)."""
+    plain line per hundred orders otherwise (log files, cron mail)."""
 
     def __init__(self, stream: TextIO, *, tty: bool | None = None, every: int = 100) -> None:
         self._stream = stream
@@ -292,7 +292,7 @@ class ProgressLine:
             self._stream.write(f"\r\x1b[K{stage}: {count} orders")
             self._stream.flush()
             self._drawn = True
-        elif stage != self._stage or (count and count % self._every == 0):
+        elif count and count % self._every == 0:
             print(f"{stage}: {count} orders", file=self._stream, flush=True)
         self._stage = stage
 
@@ -371,7 +371,7 @@ def _sync_sandbox(args: argparse.Namespace, progress: ProgressLine) -> int:
         )
     finally:
         progress.done()
-    code = max(result.imported.exit_code, result.notified.exit_code)
+    code = result.exit_code
     if args.json:
         print(json.dumps(_round_trip_dict(result, code), indent=2), flush=True)
     else:
@@ -383,6 +383,7 @@ def _round_trip_dict(result: SandboxRoundTrip, code: int) -> dict[str, Any]:
     return {
         "import": result.imported.to_dict(),
         "notify": result.notified.to_dict(),
+        "recovered": None if result.recovered is None else result.recovered.to_dict(),
         "labels_bought": result.labels_bought,
         "left_without_identifiers": result.left_without_identifiers,
         "exit_code": code,
@@ -406,18 +407,19 @@ def _round_trip_text(result: SandboxRoundTrip) -> str:
     if missing:
         ids = ", ".join(str(f.order_id) for f in missing)
         summary.append(
-            f"  not shipped on Back Market, reported above as failures: {ids}; nothing wrong was"
-            " sent, and each is retried on the next run once its IMEI is in Internal Notes"
+            f"  reported in sync 2 and not shipped on Back Market: {ids}; nothing wrong was sent"
         )
-    return "\n".join(
-        [
-            "sync 1 (import)",
-            result.imported.to_text(),
-            "sync 2 (notify)",
-            result.notified.to_text(),
-            *summary,
-        ]
-    )
+    runs = [
+        "sync 1 (import)",
+        result.imported.to_text(),
+        "sync 2 (notify)",
+        result.notified.to_text(),
+    ]
+    if result.recovered is not None:
+        sent = sum(a.notified for a in result.recovered.accounts)
+        runs += ["sync 3 (after the packer typed the missing IMEIs)", result.recovered.to_text()]
+        summary.append(f"  sent in sync 3, once their IMEIs were typed: {sent}")
+    return "\n".join([*runs, *summary])
 
 
 @contextmanager

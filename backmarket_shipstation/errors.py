@@ -84,6 +84,8 @@ class MappingError(BackMarketShipStationError):
 
     def __init__(self, message: str, *, order_id: str | int | None = None) -> None:
         self.order_id = None if order_id is None else str(order_id)
+        self.detail = message
+        """The message without the order prefix (for reports that name the order already)."""
         prefix = f"order {self.order_id}: " if self.order_id is not None else ""
         super().__init__(prefix + message)
 

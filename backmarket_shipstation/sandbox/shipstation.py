@@ -491,6 +491,20 @@ class ShipStationSimulator:
             created: dict[str, Any] = self._direct(lambda: self._create_one(body))
             return created
 
+    def set_internal_notes(self, order_id: int, notes: str) -> dict[str, Any]:
+        """Edit an order's Internal Notes as a seller does in ShipStation's web app.
+
+        Unlike createorder, the web app edits notes of shipped orders too (a packer adding
+        the IMEI after the label was bought). Bumps ``modifyDate``; raises ``KeyError`` for an
+        unknown order.
+        """
+        with self._lock:
+            order = self._orders[order_id]
+            now = now_pacific(self.clock)
+            order.modify_date = now
+            order.update(internalNotes=notes, modifyDate=format_timestamp(now))
+            return self._render_order(order)
+
     def buy_label(
         self,
         order_id: int,

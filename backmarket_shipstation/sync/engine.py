@@ -46,7 +46,12 @@ from ..backmarket.models import (
 )
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock, SystemClock
-from ..errors import BackMarketShipStationError, InvalidRequestError, NotFoundError
+from ..errors import (
+    BackMarketShipStationError,
+    InvalidRequestError,
+    MappingError,
+    NotFoundError,
+)
 from ..mapping import (
     DEFAULT_CARRIER_MAP,
     DEFAULT_STATUS_MAP,
@@ -734,7 +739,8 @@ class SyncEngine:
             self.store.set_cursor(self.account, loop, started)
 
     def _fail(self, report: AccountReport, stage: str, order_id: int, exc: BaseException) -> None:
-        self._fail_reason(report, stage, order_id, type(exc).__name__, str(exc))
+        reason = exc.detail if isinstance(exc, MappingError) else str(exc)
+        self._fail_reason(report, stage, order_id, type(exc).__name__, reason)
 
     def _fail_reason(
         self, report: AccountReport, stage: str, order_id: int, error: str, reason: str

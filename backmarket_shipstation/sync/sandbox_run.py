@@ -8,7 +8,9 @@ What ``backmarket-shipstation sync --sandbox`` runs:
    a seller does in ShipStation, and buys a label for it (a few orders are left without
    their IMEI to show how a missing one is reported);
 3. a second sync sends the shipments back to Back Market: tracking number, carrier, and the
-   identifiers, checked before they are sent.
+   identifiers, checked before they are sent; the orders left without an IMEI are reported
+   and nothing is sent for them;
+4. the packer types the missing IMEIs, and a third sync sends those orders too.
 
 Time is a :class:`~backmarket_shipstation.clock.VirtualClock`, so the rate limits of both APIs
 are honoured without waiting for real.
@@ -32,7 +34,13 @@ from .report import RunReport
 from .runner import run_sync
 from .store import SQLiteStore
 
-__all__ = ["SandboxRoundTrip", "pack_and_ship", "round_trip", "sandbox_config"]
+__all__ = [
+    "SandboxRoundTrip",
+    "pack_and_ship",
+    "round_trip",
+    "sandbox_config",
+    "type_missing_identifiers",
+]
 
 _CARRIERS = (("ups", "ups_ground"), ("fedex", "fedex_ground"), ("usps", "usps_priority_mail"))
 
@@ -43,8 +51,15 @@ class SandboxRoundTrip:
 
     imported: RunReport
     notified: RunReport
+    recovered: RunReport | None
+    """The run after the packer typed the forgotten IMEIs (``None`` when none was forgotten)."""
     labels_bought: int
     left_without_identifiers: int
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of the last run: 0 once every order went through."""
+        return (self.recovered or self.notified).exit_code
 
 
 def sandbox_config(sandbox: Sandbox, *, state_path: str = ":memory:") -> SyncConfig:
@@ -102,6 +117,23 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
     return bought, forgotten
 
 
+def type_missing_identifiers(sandbox: Sandbox) -> int:
+    """The packer catches up: shipped orders of the Back Market store whose Internal Notes
+    lack their devices' identifiers get them. Returns how many orders were fixed."""
+    fixed = 0
+    for order in sandbox.shipstation.orders():
+        if (order.get("advancedOptions") or {}).get("storeId") != sandbox.shipstation_store_id:
+            continue
+        notes = order.get("internalNotes") or ""
+        typed = _identifier_notes(sandbox, order)
+        if typed and typed not in notes:
+            sandbox.shipstation.set_internal_notes(
+                int(order["orderId"]), f"{notes}\n{typed}".strip()
+            )
+            fixed += 1
+    return fixed
+
+
 def _identifier_notes(sandbox: Sandbox, order: dict[str, Any]) -> str:
     lines = []
     for item in order.get("items") or ():
@@ -127,10 +159,16 @@ def round_trip(
     state_path: str | Path = ":memory:",
     start: datetime | None = None,
     dry_run: bool = False,
+    recover: bool = True,
     progress: Progress | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> SandboxRoundTrip:
-    """Import, pack and ship, notify: the whole product on the sandbox, in-process."""
+    """Import, pack and ship, notify: the whole product on the sandbox, in-process.
+
+    ``forget_every=n`` leaves every n-th order without its IMEI when it is packed, to show how
+    that is reported; with ``recover`` (the default) the packer then types the missing ones
+    and a third run sends those orders too.
+    """
     clock = VirtualClock(start or datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
     sandbox = Sandbox(seed=seed, orders=orders, clock=clock)
     config = sandbox_config(sandbox, state_path=str(state_path))
@@ -156,9 +194,19 @@ def round_trip(
             config, store=store, options=options, clock=clock, transports=transports,
             progress=progress,
         )  # fmt: skip
+        recovered = None
+        if forgotten and recover and not dry_run:
+            clock.advance(timedelta(hours=1).total_seconds())
+            type_missing_identifiers(sandbox)
+            say("the packer types the missing IMEIs; sync 3 sends the reported orders")
+            recovered = run_sync(
+                config, store=store, options=options, clock=clock, transports=transports,
+                progress=progress,
+            )  # fmt: skip
     return SandboxRoundTrip(
         imported=imported,
         notified=notified,
+        recovered=recovered,
         labels_bought=bought,
         left_without_identifiers=forgotten,
     )

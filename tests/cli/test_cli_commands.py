@@ -41,8 +41,9 @@ def test_sync_sandbox_prints_both_reports_and_what_happened(
 ) -> None:
     code = cli.main(["sync", "--sandbox", "--orders", "20", "--seed", "1"])
     out = capsys.readouterr().out
-    # Every 10th packed order is left without its IMEI: reported, so the run exits 1.
-    assert code == cli.EXIT_FAILED
+    # Every 10th packed order is left without its IMEI: reported in sync 2, sent in sync 3
+    # once the packer typed it, so the round trip ends well.
+    assert code == cli.EXIT_OK
     assert "sync 1 (import)" in out
     assert "sync 2 (notify)" in out
     assert "[sandbox] imported 12," in out
@@ -51,7 +52,9 @@ def test_sync_sandbox_prints_both_reports_and_what_happened(
     assert "orders packed without an IMEI or serial: 1" in out
     assert "FAILED notify order 41000015" in out
     assert "MissingIdentifierError" in out
-    assert "not shipped on Back Market, reported above as failures: 41000015" in out
+    assert "reported in sync 2 and not shipped on Back Market: 41000015" in out
+    assert "sync 3 (after the packer typed the missing IMEIs)" in out
+    assert "sent in sync 3, once their IMEIs were typed: 1" in out
 
 
 def test_sync_sandbox_exits_0_when_every_order_goes_through(
@@ -68,7 +71,7 @@ def test_sync_sandbox_json_is_valid_json(capsys: pytest.CaptureFixture[str]) -> 
     code = cli.main(["sync", "--sandbox", "--json", "--orders", "20", "--seed", "1"])
     captured = capsys.readouterr()
     result = json.loads(captured.out)
-    assert code == result["exit_code"] == cli.EXIT_FAILED
+    assert code == result["exit_code"] == cli.EXIT_OK
     assert result["labels_bought"] == 12
     assert result["left_without_identifiers"] == 1
     (imported,) = result["import"]["accounts"]
@@ -77,6 +80,8 @@ def test_sync_sandbox_json_is_valid_json(capsys: pytest.CaptureFixture[str]) -> 
     assert notified["notified"] == 11
     assert [f["order_id"] for f in notified["failures"]] == [41000015]
     assert notified["failures"][0]["error"] == "MissingIdentifierError"
+    (recovered,) = result["recovered"]["accounts"]
+    assert (recovered["notified"], recovered["failed"]) == (1, 0)
 
 
 def test_sync_without_any_credentials_says_so_and_runs_the_sandbox(
@@ -115,7 +120,8 @@ def test_watch_repeats_until_sigterm_and_returns_the_last_runs_code(
         if len(calls) == 1:
             kwargs["forget_every"] = 0  # a clean first run (exit 0)
             return real_round_trip(**kwargs)
-        result = real_round_trip(**kwargs)  # leaves orders without IMEIs (exit 1)
+        kwargs["recover"] = False  # leaves an order without its IMEI (exit 1)
+        result = real_round_trip(**kwargs)
         signal.raise_signal(signal.SIGTERM)
         return result
 
@@ -233,8 +239,8 @@ def test_status_after_a_sandbox_run_shows_cursors_and_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "sandbox-state.sqlite3"
-    cli.main(["sync", "--sandbox", "--orders", "20", "--seed", "1", "--state", str(state)])
-    capsys.readouterr()
+    # Stop before the packer types the forgotten IMEI: one failure is left to retry.
+    real_round_trip(orders=20, seed=1, state_path=state, recover=False)
 
     assert cli.main(["status", "--state", str(state)]) == cli.EXIT_OK
     out = capsys.readouterr().out
@@ -485,16 +491,11 @@ def test_progress_rewrites_one_line_on_a_terminal() -> None:
     assert "import: 2 orders" in text
 
 
-def test_progress_writes_plain_lines_per_stage_and_per_hundred_otherwise() -> None:
+def test_progress_writes_a_plain_line_per_hundred_orders_otherwise() -> None:
     stream = io.StringIO()
     progress = cli.ProgressLine(stream, tty=False)
     for count in range(250):
         progress("import", count)
     progress("notify", 0)
     progress.done()
-    assert stream.getvalue().splitlines() == [
-        "import: 0 orders",
-        "import: 100 orders",
-        "import: 200 orders",
-        "notify: 0 orders",
-    ]
+    assert stream.getvalue().splitlines() == ["import: 100 orders", "import: 200 orders"]
