@@ -21,7 +21,7 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -51,6 +51,7 @@ from .sync import (
     round_trip,
     run_sync,
 )
+from .sync.config import read_config_file
 
 __all__ = ["EXIT_API_ERROR", "EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main"]
 
@@ -530,43 +531,18 @@ def _state_path(args: argparse.Namespace) -> str:
         try:
             return load_config(args.config).state_path
         except ConfigurationError:
-            document = _read_toml(args.config)
+            document = read_config_file(args.config)
             return str(document.get("state_path") or _DEFAULT_STATE)
     return str(_DEFAULT_STATE)
-
-
-def _read_toml(path: str) -> Mapping[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
-
-
-def _accounts_in(path: str) -> list[str]:
-    # The store has no "list accounts" call; read the names straight from its tables.
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    with sqlite3.connect(uri, uri=True) as db:
-        rows = db.execute(
-            "SELECT account FROM cursors UNION SELECT account FROM orders "
-            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
-        ).fetchall()
-    return [str(row[0]) for row in rows]
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     path = _state_path(args)
     if path == ":memory:" or not Path(path).is_file():
         raise ConfigurationError(f"no state file at {path} (nothing synced yet, or wrong --state)")
-    accounts = _accounts_in(path)
     status: list[dict[str, Any]] = []
     with SQLiteStore(path) as store:
-        for account in accounts:
+        for account in store.accounts():
             cursors = {
                 name: None if value is None else value.isoformat()
                 for name in ("import", "notify")

@@ -47,7 +47,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["AccountConfig", "SyncConfig", "load_config"]
+__all__ = ["AccountConfig", "SyncConfig", "load_config", "read_config_file"]
 
 _SECRET_FIELDS = ("backmarket_token", "shipstation_api_key", "shipstation_api_secret")
 _ACCOUNT_KEYS = frozenset(
@@ -116,14 +116,7 @@ def load_config(
     Raises :class:`~backmarket_shipstation.errors.ConfigurationError` listing every problem.
     """
     environ = os.environ if env is None else env
-    document: dict[str, Any] = {}
-    if path is not None:
-        try:
-            document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
+    document = read_config_file(path) if path is not None else {}
 
     problems: list[str] = []
     raw_accounts = document.get("accounts")
@@ -163,6 +156,16 @@ def load_config(
         overlap=overlap,
         initial_lookback=lookback,
     )
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The TOML configuration file as a dict, unchecked (``load_config`` checks it)."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -93,6 +93,10 @@ class SyncStore(Protocol):
         """A context manager: everything inside commits together or not at all."""
         ...
 
+    def accounts(self) -> list[str]:
+        """The names of the accounts the store holds any state for."""
+        ...
+
     def get_cursor(self, account: str, name: str) -> datetime | None: ...
 
     def set_cursor(self, account: str, name: str, value: datetime) -> None: ...
@@ -218,6 +222,14 @@ class SQLiteStore:
     def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, params)
+
+    def accounts(self) -> list[str]:
+        """The names of the accounts this store holds any state for."""
+        rows = self._execute(
+            "SELECT account FROM cursors UNION SELECT account FROM orders "
+            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     # cursors ----------------------------------------------------------------------------
 
