@@ -132,3 +132,12 @@ def _fields(record: WriteRecord) -> dict[str, object]:
         "source": record.source,
         "updated_at": record.updated_at,
     }
+
+
+def test_accounts_lists_every_account_with_state() -> None:
+    store = SQLiteStore(":memory:")
+    assert store.accounts() == []
+    store.set_cursor("us", "import", T0)
+    store.put_order(_order(1))
+    store.record_failure("ap", "notify", "9", "no IMEI", T0)
+    assert store.accounts() == ["ap", "eu", "us"]
