@@ -27,7 +27,15 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -507,12 +515,45 @@ def shared_limiter(
 
 
 def _decode_json(response: httpx.Response) -> Any:
+    """The JSON body of an error answer, or None (error pages may be HTML or empty)."""
     if not response.content:
         return None
     try:
         return json.loads(response.content)
     except ValueError:
         return None
+
+
+def _decode_body(response: httpx.Response) -> Any:
+    """The JSON body of a successful answer, or None when it is empty or not declared JSON.
+
+    ``ValueError`` when the answer says it is JSON but is not: a body cut short or garbled.
+    """
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not response.content.strip():
+        return None
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        # Text answers ("The invoice has been updated") carry nothing to parse.
+        return _decode_json(response)
+    return json.loads(response.content)
+
+
+@attrs.frozen
+class _Sleep:
+    seconds: float
+
+
+@attrs.frozen
+class _Send:
+    request: Request[Any]
+
+
+@attrs.frozen
+class _Reread:
+    request: Request[Any]
+
+
+_Effect = _Sleep | _Send | _Reread
 
 
 def _short(text: str) -> str:
@@ -770,9 +811,55 @@ class _Core:
                 attempt,
             )
 
-    def result(self, request: Request[T], response: httpx.Response) -> T:
-        self.last_response = response
-        return request.parse(_decode_json(response))
+    def policy(self, request: Request[T]) -> Generator[_Effect, Any, T]:
+        """Throttle, send, retry and re-check ``request``, once for both modes.
+
+        A generator of effects (sleep, send over HTTP, re-read): :class:`SyncCore` and
+        :class:`AsyncCore` only carry them out, blocking or awaiting, and send back the answer
+        (a response, or the exception the effect raised).
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            yield _Sleep(self.limiter.reserve())
+            started = self.clock.monotonic()
+            outcome = yield _Send(request)
+            if isinstance(outcome, httpx.Response):
+                self.log(request, outcome.status_code, started, attempt)
+                self.limiter.observe(outcome.status_code, outcome.headers)
+                self.last_response = outcome
+                if outcome.is_success:
+                    if request.parse is no_content:
+                        return request.parse(None)
+                    try:
+                        body = _decode_body(outcome)
+                    except ValueError:
+                        # A cut or garbled body: the answer did not arrive, as if the
+                        # connection had dropped mid-way; retried (or re-checked) likewise.
+                        outcome = httpx.RemoteProtocolError("malformed JSON in the response body")
+                    else:
+                        return request.parse(body)
+            failure: Exception
+            if isinstance(outcome, httpx.Response):
+                failure = self._error_mapper(request.method, request.path, outcome)
+                decision = self.decide(request, attempt, response=outcome)
+            else:
+                self.log(request, type(outcome).__name__, started, attempt)
+                failure = transport_error(self.api, request.method, request.path, outcome)
+                decision = self.decide(request, attempt, error=outcome)
+            if decision is None:
+                raise failure
+            yield _Sleep(decision.wait)
+            if not decision.blind_resend_ok:
+                if request.recheck is None:
+                    raise failure
+                reread = yield _Reread(request.recheck.request)
+                if isinstance(reread, BackMarketShipStationError):
+                    # The write's outcome stays unknown: report the write's failure.
+                    raise failure from reread
+                confirmed = request.recheck.confirm(reread)
+                if confirmed is not None:
+                    return confirmed
 
     def decide(
         self,
@@ -808,41 +895,27 @@ class SyncCore(_Core):
 
     def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""
-        attempt = 0
+        steps = self.policy(request)
+        answer: Any = None
         while True:
-            attempt += 1
-            self.clock.sleep(self.limiter.reserve())
-            started = self.clock.monotonic()
             try:
-                response = self.http.send(self.build(self.http, request))
-            except httpx.HTTPError as exc:
-                self.log(request, type(exc).__name__, started, attempt)
-                failure: Exception = transport_error(self.api, request.method, request.path, exc)
-                decision = self.decide(request, attempt, error=exc)
-                if decision is None:
-                    raise failure from None
-            else:
-                self.log(request, response.status_code, started, attempt)
-                self.limiter.observe(response.status_code, response.headers)
-                if response.is_success:
-                    return self.result(request, response)
-                self.last_response = response
-                failure = self._error_mapper(request.method, request.path, response)
-                decision = self.decide(request, attempt, response=response)
-                if decision is None:
-                    raise failure
-            self.clock.sleep(decision.wait)
-            if not decision.blind_resend_ok:
-                if request.recheck is None:
-                    raise failure
+                effect = steps.send(answer)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(effect, _Sleep):
+                self.clock.sleep(effect.seconds)
+                answer = None
+            elif isinstance(effect, _Send):
                 try:
-                    reread = self.send(request.recheck.request)
+                    answer = self.http.send(self.build(self.http, effect.request))
+                except httpx.HTTPError as exc:
+                    answer = exc
+            else:
+                try:
+                    answer = self.send(effect.request)
                 except BackMarketShipStationError as exc:
-                    # The write's outcome stays unknown: report the write's failure.
-                    raise failure from exc
-                confirmed = request.recheck.confirm(reread)
-                if confirmed is not None:
-                    return confirmed
+                    answer = exc
 
     def close(self) -> None:
         """Close the HTTP connections (only if this client created them)."""
@@ -862,41 +935,27 @@ class AsyncCore(_Core):
 
     async def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""
-        attempt = 0
+        steps = self.policy(request)
+        answer: Any = None
         while True:
-            attempt += 1
-            await self.clock.asleep(self.limiter.reserve())
-            started = self.clock.monotonic()
             try:
-                response = await self.http.send(self.build(self.http, request))
-            except httpx.HTTPError as exc:
-                self.log(request, type(exc).__name__, started, attempt)
-                failure: Exception = transport_error(self.api, request.method, request.path, exc)
-                decision = self.decide(request, attempt, error=exc)
-                if decision is None:
-                    raise failure from None
-            else:
-                self.log(request, response.status_code, started, attempt)
-                self.limiter.observe(response.status_code, response.headers)
-                if response.is_success:
-                    return self.result(request, response)
-                self.last_response = response
-                failure = self._error_mapper(request.method, request.path, response)
-                decision = self.decide(request, attempt, response=response)
-                if decision is None:
-                    raise failure
-            await self.clock.asleep(decision.wait)
-            if not decision.blind_resend_ok:
-                if request.recheck is None:
-                    raise failure
+                effect = steps.send(answer)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(effect, _Sleep):
+                await self.clock.asleep(effect.seconds)
+                answer = None
+            elif isinstance(effect, _Send):
                 try:
-                    reread = await self.send(request.recheck.request)
+                    answer = await self.http.send(self.build(self.http, effect.request))
+                except httpx.HTTPError as exc:
+                    answer = exc
+            else:
+                try:
+                    answer = await self.send(effect.request)
                 except BackMarketShipStationError as exc:
-                    # The write's outcome stays unknown: report the write's failure.
-                    raise failure from exc
-                confirmed = request.recheck.confirm(reread)
-                if confirmed is not None:
-                    return confirmed
+                    answer = exc
 
     async def aclose(self) -> None:
         """Close the HTTP connections (only if this client created them)."""
