@@ -47,10 +47,12 @@ from ..backmarket.models import (
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock, SystemClock
 from ..errors import (
+    AuthenticationError,
     BackMarketShipStationError,
     InvalidRequestError,
     MappingError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from ..mapping import (
     DEFAULT_CARRIER_MAP,
@@ -121,6 +123,8 @@ class _Pending:
     digest: str
     record: OrderRecord | None
     cancelling: bool = False
+    adopted: bool = False
+    """Already in ShipStation though the store had no record of it (a lost state file)."""
 
 
 class SyncEngine:
@@ -146,6 +150,7 @@ class SyncEngine:
         self.options = options or SyncOptions()
         self.clock = clock or SystemClock()
         self._progress = progress
+        self._adoptable: dict[int, ShipStationOrder] = {}
         self._leftovers: dict[int, list[WriteRecord]] = {}
         """Writes a crashed run left ``pending``, by order: settled once the order is seen."""
 
@@ -161,8 +166,23 @@ class SyncEngine:
         report = AccountReport(
             account=self.account, started_at=self.clock.now(), dry_run=self.options.dry_run
         )
-        self.import_orders(report)
-        self.notify_shipments(report)
+        for stage, loop in (("import", self.import_orders), ("notify", self.notify_shipments)):
+            try:
+                loop(report)
+            except (AuthenticationError, PermissionDeniedError):
+                raise  # wrong credentials: every loop would fail the same way
+            except BackMarketShipStationError as exc:
+                # An API that stays down (after the client's retries) stops this loop only;
+                # its cursor did not move, so the next run covers the same window again.
+                logger.warning("%s loop of account %s stopped: %s", stage, self.account, exc)
+                report.failures.append(
+                    Failure(
+                        stage=stage,
+                        order_id="-",
+                        error=type(exc).__name__,
+                        reason=f"the {stage} loop stopped ({exc}); the next run starts over",
+                    )
+                )
         report.finished_at = self.clock.now()
         return report
 
@@ -175,6 +195,9 @@ class SyncEngine:
         started = self.clock.now()
         self._load_leftovers()
         since = self._since("import", started)
+        self._adoptable = {}
+        if self.store.get_cursor(self.account, "import") is None:
+            self._adoptable = self._orders_already_in_shipstation(since)
         seen: set[int] = set()
         deferred: set[int] = set()  # accepted this run: pushed once read back
         pending: list[_Pending] = []
@@ -205,6 +228,25 @@ class SyncEngine:
         if pending:
             self._push(pending, report)
         self._advance("import", started)
+
+    def _orders_already_in_shipstation(self, since: datetime) -> dict[int, ShipStationOrder]:
+        """ShipStation's copies of this store's Back Market orders, on a run with no cursor.
+
+        No cursor means a first run or a lost state file. ShipStation may then already hold
+        some of these orders, edited by the seller since (their IMEIs in the notes): such an
+        order is updated over its own copy, never replaced. One list call per 500 orders of
+        the store modified in the look-back window; none when no store is configured.
+        """
+        if self.store_id is None:
+            return {}
+        found: dict[int, ShipStationOrder] = {}
+        for order in self.ss.orders.list(
+            store_id=self.store_id, modify_date_start=since, page_size=_LIST_PAGE
+        ):
+            bm_order_id = _backmarket_id(order.order_number)
+            if bm_order_id is not None and order.order_key == order_key_for(bm_order_id):
+                found[bm_order_id] = order
+        return found
 
     def _accept(self, bm_order: BackMarketOrder, report: AccountReport) -> bool:
         """Accept the paid lines of an importable order; True when a write was made."""
@@ -265,11 +307,17 @@ class SyncEngine:
             report.unchanged += 1
             return
         order = fresh
-        if record is not None and record.ss_order_id is not None:
-            existing = self._read_shipstation_order(record.ss_order_id, order_id, report)
+        adopted = self._adoptable.pop(order_id, None) if record is None else None
+        if adopted is not None and adopted.order_status not in _OPEN:
+            report.skipped += 1  # shipped or cancelled in ShipStation already: locked there
+            return
+        if adopted is not None or (record is not None and record.ss_order_id is not None):
+            existing = adopted
+            if existing is None and record is not None and record.ss_order_id is not None:
+                existing = self._read_shipstation_order(record.ss_order_id, order_id, report)
             if existing is None:
                 return
-            if existing.order_status not in _OPEN:
+            if existing.order_status not in _OPEN and record is not None:
                 # Shipped or cancelled in ShipStation: locked there, nothing to update.
                 self._remember(record, bm_order, ss_status=existing.order_status)
                 report.skipped += 1
@@ -279,7 +327,15 @@ class SyncEngine:
             except BackMarketShipStationError as exc:
                 self._fail(report, "import", order_id, exc)
                 return
-        pending.append(_Pending(bm_order=bm_order, order=order, digest=digest, record=record))
+        pending.append(
+            _Pending(
+                bm_order=bm_order,
+                order=order,
+                digest=digest,
+                record=record,
+                adopted=adopted is not None,
+            )
+        )
 
     def _plan_cancel(
         self,
@@ -364,7 +420,7 @@ class SyncEngine:
                 self.store.clear_failure(self.account, "import", str(order_id))
                 if item.cancelling:
                     report.cancelled += 1
-                elif item.record is None:
+                elif item.record is None and not item.adopted:
                     report.imported += 1
                 else:
                     report.updated += 1
