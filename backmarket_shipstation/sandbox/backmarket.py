@@ -653,9 +653,10 @@ class BackMarketSimulator:
             raise _error(
                 400, "order_id_mismatch", "order_id in the body does not match the order in the URL"
             )
-        new_state = body.get("new_state")
-        if isinstance(new_state, bool) or not isinstance(new_state, int) or not 2 <= new_state <= 6:
-            raise _error(400, "invalid_new_state", f"new_state {new_state} must be in 2,3,4,5,6")
+        raw_state = body.get("new_state")
+        new_state = _as_int(raw_state)
+        if new_state is None or not 2 <= new_state <= 6:
+            raise _error(400, "invalid_new_state", f"new_state {raw_state} must be in 2,3,4,5,6")
         # Work on a copy: a request either applies entirely or not at all.
         order = copy.deepcopy(self._load(position))
         lines: list[dict[str, Any]] = order["orderlines"]
@@ -681,12 +682,12 @@ class BackMarketSimulator:
                     f"and cannot be set to {new_state}",
                 )
             if new_state == 6:
-                reason = body.get("return_reason")
-                if isinstance(reason, bool) or reason not in RETURN_REASONS:
+                reason = _as_int(body.get("return_reason"))
+                if reason not in RETURN_REASONS:
                     raise _error(
                         400,
                         "invalid_return_reason",
-                        f"return_reason {reason} is not a valid return reason",
+                        f"return_reason {body.get('return_reason')} is not a valid return reason",
                     )
                 message = _bounded_str(body, "return_message", 500) or ""
                 for line in movable:
@@ -877,7 +878,11 @@ class BackMarketSimulator:
 
     def _render(self, position: int) -> dict[str, Any]:
         order = self._load(position)
-        if self.hide_pii_until_accepted and order.get("state") == 1:
+        if (
+            self.hide_pii_until_accepted
+            and order.get("state") == 1
+            and not any(line.get("state") in (2, 3) for line in order.get("orderlines", ()))
+        ):
             order = copy.deepcopy(order)
             for key in ("shipping_address", "billing_address"):
                 address = order.get(key)
@@ -925,6 +930,17 @@ def _derive_order_state(lines: list[dict[str, Any]], current: int) -> int:
     if 2 in states:
         return 3
     return 9
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer field as a Django REST serializer reads it: an int or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
 
 
 def _positive_int(text: str) -> int | None:

@@ -16,9 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backmarket_shipstation.clock import VirtualClock
-from backmarket_shipstation.sandbox import Sandbox, is_valid_imei, parse_filter_date
+from backmarket_shipstation.sandbox import (
+    BackMarketSimulator,
+    Sandbox,
+    SimulatorTransport,
+    is_valid_imei,
+    parse_filter_date,
+)
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -407,7 +415,7 @@ def single_line(bm: BM, state: int) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("new_state", [0, 1, 7, 8, 9, 10, -1, "3", None, True])
+@pytest.mark.parametrize("new_state", [0, 1, 7, 8, 9, 10, -1, "9", "two", None, True, 2.0])
 def test_new_state_outside_two_to_six_is_refused_with_back_markets_message(
     bm: BM, new_state: Any
 ) -> None:
@@ -442,6 +450,17 @@ def test_accept_moves_the_line_to_2_and_the_order_to_3(bm: BM) -> None:
     again = bm.post_state(order["order_id"], new_state=2, sku=sku)
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "invalid_transition"
+
+
+def test_integer_fields_accept_digit_strings_as_django_rest_does(bm: BM) -> None:
+    order = single_line(bm, 1)
+    sku = order["orderlines"][0]["listing"]
+    response = bm.client.post(
+        f"ws/orders/{order['order_id']}",
+        json={"order_id": str(order["order_id"]), "new_state": "2", "sku": sku},
+    )
+    assert response.status_code == 200
+    assert response.json()["orderlines"][0]["state"] == 2
 
 
 def test_accepting_one_sku_of_a_multi_line_order_keeps_it_in_state_1(bm: BM) -> None:
@@ -480,7 +499,7 @@ def test_cancel_after_accept_is_refused_but_refund_before_shipping_works(bm: BM)
 def test_refund_after_shipping_needs_a_valid_return_reason(bm: BM) -> None:
     order = single_line(bm, 9)
     sku = order["orderlines"][0]["listing"]
-    for reason in (None, 99, "21", True):
+    for reason in (None, 99, "twenty-one", True, 21.0):
         response = bm.post_state(order["order_id"], new_state=6, sku=sku, return_reason=reason)
         assert response.status_code == 400
     body = bm.post_state(
@@ -773,3 +792,91 @@ def test_error_bodies_are_json_v1_envelopes(bm: BM) -> None:
     envelope = json.loads(response.content)
     assert set(envelope) == {"error"}
     assert set(envelope["error"]) == {"code", "message"}
+
+
+# --- property: random writes never break the state machine --------------------------------
+
+_LEGAL = {(1, 2), (1, 4), (2, 3), (2, 5), (3, 6)}
+_REQUIRED = {2: 1, 4: 1, 5: 2, 6: 3, 3: 2}
+
+
+def _derived(order: dict[str, Any], previous: int) -> int:
+    """backmarket.md §5.5, written again here so the test does not trust the simulator."""
+    states = [line["state"] for line in order["orderlines"]]
+    if any(s in (0, 8, 9) for s in states):
+        return previous if previous in (0, 10) else (0 if 0 in states else 10)
+    if all(s == 7 for s in states):
+        return 8
+    if 1 in states:
+        return 1
+    return 3 if 2 in states else 9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 39),
+            st.sampled_from([2, 3, 4, 5, 6, 9]),
+            st.integers(0, 2),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_random_writes_follow_the_state_machine(steps: list[tuple[int, int, int, bool]]) -> None:
+    clock = VirtualClock(START)
+    sim = BackMarketSimulator(
+        clock=clock, token="t", seed=4, orders=40, rate_limit=None, require_user_agent=False
+    )
+    client = httpx.Client(
+        base_url="https://www.backmarket.fr",
+        transport=SimulatorTransport(sim.handle),
+        headers={"Authorization": "Basic t"},
+    )
+    ids = sim.order_ids()
+    for pick, new_state, line_pick, with_tracking in steps:
+        order_id = ids[pick]
+        before = sim.get_order(order_id)
+        assert before is not None
+        lines = before["orderlines"]
+        sku = lines[line_pick % len(lines)]["listing"]
+        body: dict[str, Any] = {"order_id": order_id, "new_state": new_state, "sku": sku}
+        if with_tracking:
+            body["tracking_number"] = "T1"
+        if new_state == 6:
+            body["return_reason"] = 21
+        if new_state == 3:
+            candidates = lines
+            expected_ok = with_tracking
+        else:
+            candidates = [x for x in lines if x["listing"].lower() == sku.lower()]
+            expected_ok = new_state != 9
+        expected_ok = expected_ok and any(
+            x["state"] == _REQUIRED.get(new_state) for x in candidates
+        )
+        clock.advance(1)
+        response = client.post(f"/ws/orders/{order_id}", json=body)
+        after = sim.get_order(order_id)
+        assert after is not None
+        assert (response.status_code == 200) == expected_ok, response.text
+        if not expected_ok:
+            assert response.status_code == 400
+            assert after == before
+            continue
+        assert response.json() == after
+        for old, new in zip(lines, after["orderlines"], strict=True):
+            if old["state"] != new["state"]:
+                assert (old["state"], new["state"]) in _LEGAL
+                assert new["state"] == new_state
+        if new_state == 3:
+            assert all(
+                new["state"] == 3
+                for old, new in zip(lines, after["orderlines"], strict=True)
+                if old["state"] == 2
+            )
+            assert after["tracking_number"] == "T1"
+        assert after["state"] == _derived(after, before["state"])
+        assert parse_filter_date(after["date_modification"]) == clock.now()
+        assert after["state"] not in (0, 8)
+    client.close()
