@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sys
 import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -148,10 +149,11 @@ class DatetimeCodec:
     """``rfc3339``: UTC with ``Z``; ``pacific7``: wall time, no offset, 7 fraction digits."""
 
     def parse(self, value: object) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=self.zone)
-        if not isinstance(value, str):
-            raise _BadValue(f"expected a date-time string, got {type(value).__name__}")
+        if type(value) is not str:
+            if isinstance(value, datetime):
+                return value if value.tzinfo else value.replace(tzinfo=self.zone)
+            if not isinstance(value, str):
+                raise _BadValue(f"expected a date-time string, got {type(value).__name__}")
         try:
             parsed = parse_datetime(value, self.zone)
             # Hold values in the API's own zone so that what is shown is what the API means;
@@ -228,6 +230,10 @@ def _enum_value(member: Enum) -> Any:
 
 
 def _structure_code_enum(value: object, cls: type[CodeEnum]) -> CodeEnum:
+    if type(value) is int:
+        # The member table first: Enum's own call is several times slower.
+        member: CodeEnum | None = cls._value2member_map_.get(value)  # type: ignore[assignment]
+        return member if member is not None else cls(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return cls(value)
     raise _BadValue(f"expected a {cls.__name__} code, got {_describe(value)}")
@@ -235,7 +241,8 @@ def _structure_code_enum(value: object, cls: type[CodeEnum]) -> CodeEnum:
 
 def _structure_text_enum(value: object, cls: type[TextEnum]) -> TextEnum:
     if isinstance(value, str):
-        return cls(value)
+        member: TextEnum | None = cls._value2member_map_.get(value)  # type: ignore[assignment]
+        return member if member is not None else cls(value)
     raise _BadValue(f"expected a {cls.__name__} value, got {_describe(value)}")
 
 
@@ -275,11 +282,18 @@ def _structure_float(value: object, _: type) -> float:
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+    kind = type(value)
+    if kind is str or kind is int or kind is Decimal:
+        source: Any = value
+    elif kind is float:
+        # str(float) is the shortest repr, so 19.99 stays 19.99 rather than its binary value.
+        source = str(value)
+    elif isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
+        source = value if not isinstance(value, float) else str(value)
+    else:
         raise _BadValue(f"expected a decimal amount, got {_describe(value)}")
     try:
-        # str(float) is the shortest repr, so 19.99 stays 19.99 rather than its binary value.
-        amount = Decimal(value if isinstance(value, (str, int, Decimal)) else str(value))
+        amount = Decimal(source)
     except InvalidOperation:
         raise _BadValue(f"expected a decimal amount, got {value!r}") from None
     if not amount.is_finite():
@@ -505,6 +519,10 @@ class ModelConverter:
         )
         known = frozenset(wire.values())
         blank = frozenset(wire[f.name] for f in fields if f.metadata.get(BLANK_IS_NONE))
+        if not detailed and not self._forbid_extra_keys:
+            # The hot path: code generated for this class. The detailed path (only run to
+            # name a field after a failure) and the strict path keep cattrs' own.
+            return _compile(cls, fields, wire, conv, extras_name, known, blank)
         set_attr = object.__setattr__
 
         def structure(data: Any, _: type) -> Any:
@@ -557,6 +575,93 @@ class ModelConverter:
             return out
 
         return unstructure
+
+
+_INLINE_CHECKED = (str, int, bool)
+
+
+def _compile(
+    cls: type,
+    fields: list[attrs.Attribute[Any]],
+    wire: Mapping[str, str],
+    conv: cattrs.Converter,
+    extras_name: str,
+    known: frozenset[str],
+    blank: frozenset[str],
+) -> Callable[[Any, type], Any]:
+    """Generate ``cls``'s structuring function: the hot path of parsing every payload.
+
+    Like cattrs' generated code, but text, integer and boolean fields are checked inline
+    (``type(v) is str``) instead of through a hook call, ``None`` in an optional field costs
+    one comparison, and the ``extras`` (unknown keys, nulls, blanks) are gathered on the way
+    with C-level set and membership checks. Anything unusual goes to the field's strict hook,
+    which accepts the value or raises; the caller then re-runs cattrs' detailed path to name
+    the bad field.
+    """
+    hints = typing.get_type_hints(cls)
+    namespace: dict[str, Any] = {
+        "__cls": cls,
+        "__known": known,
+        "__known_all": known.issuperset,
+        "__Mapping": Mapping,
+        "__bad": _not_an_object,
+        "__set": object.__setattr__,
+    }
+    lines = [
+        "def build(data, _):",
+        "    if type(data) is not dict and not isinstance(data, __Mapping):",
+        "        __bad(data)",
+        "    extras = None if __known_all(data) else {k: data[k] for k in data.keys() - __known}",
+        "    get = data.get",
+    ]
+    arguments = []
+    for index, field in enumerate(fields):
+        declared = hints[field.name]
+        optional = _is_optional(declared)
+        inner = _inner(declared) if optional else declared
+        namespace[f"__h{index}"] = conv.get_structure_hook(inner)
+        namespace[f"__t{index}"] = inner
+        key = wire[field.name]
+        value = f"v{index}"
+        lines.append(f"    {value} = get({key!r})" if optional else f"    {value} = data[{key!r}]")
+        lines.append(f"    if {value} is not None:" if optional else "    if True:")
+        if key in blank:
+            lines += [
+                f"        if {value} == '':",
+                f"            {value} = None",
+                "            extras = {} if extras is None else extras",
+                f"            extras[{key!r}] = ''",
+            ]
+            lines.append(f"        el{_check(value, index, inner)}")
+        else:
+            lines.append(f"        {_check(value, index, inner)}")
+        lines.append(f"            {value} = __h{index}({value}, __t{index})")
+        arguments.append(f"{field.alias or field.name}={value}")
+    lines += [
+        f"    obj = __cls({', '.join(arguments)})",
+        "    if None in data.values():",
+        "        extras = {} if extras is None else extras",
+        "        for k, v in data.items():",
+        "            if v is None:",
+        "                extras[k] = None",
+        "    if extras:",
+        f"        __set(obj, {extras_name!r}, extras)",
+        "    return obj",
+    ]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names
+    built: Callable[[Any, type], Any] = namespace["build"]
+    return built
+
+
+def _check(value: str, index: int, inner: Any) -> str:
+    """The condition under which a present value goes through its hook."""
+    if inner in _INLINE_CHECKED:
+        return f"if type({value}) is not __t{index}:"
+    return "if True:"
+
+
+def _not_an_object(data: Any) -> None:
+    raise _BadValue(f"expected an object, got {_describe(data)}")
 
 
 def _is_optional(t: Any) -> bool:
