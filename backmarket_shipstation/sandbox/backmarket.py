@@ -373,7 +373,8 @@ class BackMarketSimulator:
             else:
                 raise ValueError(f"unknown country_code {country_code!r}")
             order = template.order(0)
-            found = template.device_identifiers(0)
+            # Every line of a new order is to pack, whatever the template's lines became.
+            found = template.device_identifiers(0, include_unshipped_final=True)
             now = self.clock.now()
             order.update(
                 order_id=self._next_order_id,

@@ -694,11 +694,20 @@ class OrderGenerator:
         order, _ = self._build(index)
         return order
 
-    def device_identifiers(self, index: int) -> dict[int, tuple[str, str]]:
+    def device_identifiers(
+        self, index: int, *, include_unshipped_final: bool = False
+    ) -> dict[int, tuple[str, str]]:
         """The device identifiers of order ``index``'s lines: ``{line_id: ("imei"|"serial_number",
-        value)}``, for quantity-1 smartphones (IMEI) and tablets and laptops (serial number)."""
-        _, identifiers = self._build(index)
-        return identifiers
+        value)}``, for quantity-1 smartphones (IMEI) and tablets and laptops (serial number).
+
+        Lines that ended without shipping (cancelled 4, refunded before shipping 5, not paid
+        7) have no device to pack, so they are left out unless ``include_unshipped_final``.
+        """
+        order, identifiers = self._build(index)
+        if include_unshipped_final:
+            return identifiers
+        ended = {line["id"] for line in order["orderlines"] if line["state"] in (4, 5, 7)}
+        return {line_id: found for line_id, found in identifiers.items() if line_id not in ended}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self.order(i) for i in range(self.count))

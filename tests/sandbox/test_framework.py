@@ -520,6 +520,22 @@ def test_generated_identifiers_are_kept_apart_until_shipping() -> None:
             assert line[kind] in ("", value)
 
 
+def test_lines_that_ended_unshipped_have_no_device_to_pack() -> None:
+    generator = OrderGenerator(2, 300, START)
+    hidden = 0
+    for index in range(300):
+        order = generator.order(index)
+        packable = generator.device_identifiers(index)
+        everything = generator.device_identifiers(index, include_unshipped_final=True)
+        for line in order["orderlines"]:
+            if line["state"] in (4, 5, 7):
+                assert line["id"] not in packable
+                hidden += line["id"] in everything
+            else:
+                assert packable.get(line["id"]) == everything.get(line["id"])
+    assert hidden > 0, "the seed must cancel some device lines"
+
+
 def test_generator_scales_to_a_hundred_thousand_orders() -> None:
     generator = OrderGenerator(0, 100_000, START)
     assert len(generator.states) == 100_000
