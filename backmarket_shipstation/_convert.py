@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from typing_extensions import Self
 
@@ -471,6 +472,10 @@ class ModelConverter:
         conv.register_unstructure_hook_factory(
             _is_optional, lambda t: _optional_unstructure(conv.get_unstructure_hook(_inner(t)))
         )
+        # Text, numbers and booleans go out as they are: identity hooks, which cattrs' generated
+        # code inlines (no call per field).
+        for primitive in (str, int, bool):
+            conv.register_unstructure_hook(primitive, identity)
         # Tuples hold sequences in frozen models; JSON wants lists. A JSON object where a list
         # belongs is an error, not a list of its keys.
         conv.register_structure_hook_factory(
@@ -696,6 +701,9 @@ def _optional_structure(
 
 
 def _optional_unstructure(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if inner is identity:
+        return identity  # None passes through identity too, and cattrs inlines it
+
     def unstructure(value: Any) -> Any:
         return None if value is None else inner(value)
 
