@@ -300,10 +300,10 @@ def parse_device_identifiers(
     :class:`~backmarket_shipstation.errors.InvalidSerialNumberError` for a serial longer than
     50 characters, and :class:`~backmarket_shipstation.errors.DuplicateIdentifierError` for a
     value given twice. Each names the order (``order_id``), the SKU when one was typed, and the
-    value.
+    value. For example:
 
-    >>> [i.value for i in parse_device_identifiers("IMEI: 490154203237518")]
-    ['490154203237518']
+        >>> [i.value for i in parse_device_identifiers("IMEI: 490154203237518")]
+        ['490154203237518']
     """
     if not internal_notes:
         return ()

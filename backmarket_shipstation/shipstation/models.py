@@ -369,7 +369,7 @@ class AdvancedOptions(ShipStationModel):
 
 @attrs.frozen(kw_only=True)
 class OrderItem(ShipStationModel):
-    """A line of an order [DOCS-ORDER-ITEM][SS-NODE: OrderItem.ts][SWAGGER].
+    """A line of an order [DOCS-ORDER-ITEM], [SS-NODE: OrderItem.ts], [SWAGGER].
 
     ``weight``, ``unit_price``, ``tax_amount`` and ``shipping_amount`` are per unit. A discount
     is an item with ``adjustment=True`` and a negative ``unit_price``.
@@ -739,7 +739,7 @@ class StatusMapping(ShipStationModel):
 
 @attrs.frozen(kw_only=True)
 class Store(ShipStationModel):
-    """A store (sales channel) [SWAGGER][SS-NODE: stores.ts]; the manual store has marketplace 0."""
+    """A sales channel [SWAGGER], [SS-NODE: stores.ts]; the manual store has marketplace 0."""
 
     store_id: int
     store_name: str | None = None
