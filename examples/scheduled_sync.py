@@ -13,7 +13,9 @@ unit).
 On the sandbox it plays three scheduled runs in virtual time, with a packer between them who
 forgets some IMEIs and then types them, and shows ``backmarket-shipstation status`` of the state
 file. On your accounts (BACKMARKET_TOKEN etc. set) it is a dry run unless ``--write`` is given:
-with ``--write`` it imports and accepts orders and sends shipments, as the command does.
+with ``--write`` it imports and accepts orders and sends shipments, as the command does. Both
+use the state file of the configuration (``backmarket-shipstation.sqlite3`` in the working
+directory unless BACKMARKET_SHIPSTATION_STATE says otherwise), creating it if needed.
 """
 
 from __future__ import annotations
