@@ -132,6 +132,56 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+def _credential_fragments(authorization: Secret) -> list[bytes]:
+    """The credential as an error body may echo it: the header value, its base64 part and,
+    when that decodes to ``user:password``, each half (a token's, or ShipStation's key and
+    secret). Longest first, so a whole is replaced before any of its parts."""
+    value = authorization.reveal()
+    fragments = {value}
+    _, _, encoded = value.partition(" ")
+    if encoded:
+        fragments.add(encoded)
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            decoded = ""
+        if decoded:
+            fragments.add(decoded)
+            fragments.update(decoded.split(":", 1))
+    found: set[bytes] = set()
+    for fragment in fragments:
+        # Shorter pieces could be ordinary words; no real key or token is that short.
+        if len(fragment) >= 8:
+            raw = fragment.encode()
+            found.update({raw, raw.replace(b"/", b"\\/")})
+    return sorted(found, key=len, reverse=True)
+
+
+def _without_credentials(response: httpx.Response, authorization: Secret) -> httpx.Response:
+    """``response`` with any echo of the credential in its body replaced by ``[REDACTED]``.
+
+    Error messages and ``details`` quote the API's error text, and a server that echoes the
+    Authorization header or the key it refused would otherwise put the secret in exception
+    texts and logs. Error path only: a successful answer is never rewritten.
+    """
+    content = response.content
+    echoed = [f for f in _credential_fragments(authorization) if f in content]
+    if not echoed:
+        return response
+    for fragment in echoed:
+        content = content.replace(fragment, b"[REDACTED]")
+    headers = [
+        (key, value)
+        for key, value in response.headers.multi_items()
+        if key.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+    ]
+    try:
+        request: httpx.Request | None = response.request
+    except RuntimeError:
+        request = None
+    return httpx.Response(response.status_code, headers=headers, content=content, request=request)
+
+
 def basic_auth_value(username: str, password: str) -> Secret:
     """``Basic base64(user:password)``, as ShipStation expects."""
     raw = f"{username}:{password}".encode()
@@ -841,7 +891,8 @@ class _Core:
                         return request.parse(body)
             failure: Exception
             if isinstance(outcome, httpx.Response):
-                failure = self._error_mapper(request.method, request.path, outcome)
+                answer = _without_credentials(outcome, self._authorization)
+                failure = self._error_mapper(request.method, request.path, answer)
                 decision = self.decide(request, attempt, response=outcome)
             else:
                 self.log(request, type(outcome).__name__, started, attempt)
