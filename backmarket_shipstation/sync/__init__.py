@@ -8,12 +8,20 @@
 See docs/sync.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
-from .sandbox_run import SandboxRoundTrip, pack_and_ship, round_trip, sandbox_config
 from .store import FailureRecord, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+
+if TYPE_CHECKING:
+    from .sandbox_run import SandboxRoundTrip, pack_and_ship, round_trip, sandbox_config
+
+# The sandbox (both simulators, seeded data, the server) costs about half of this package's
+# import time; a production sync never needs it, so its names load on first use.
+_SANDBOX_NAMES = frozenset({"SandboxRoundTrip", "pack_and_ship", "round_trip", "sandbox_config"})
 
 __all__ = [
     "AccountConfig",
@@ -38,3 +46,11 @@ __all__ = [
     "run_sync",
     "sandbox_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SANDBOX_NAMES:
+        from . import sandbox_run
+
+        return getattr(sandbox_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
