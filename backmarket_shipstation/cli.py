@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from ._cli_orders import list_orders, show_order
@@ -39,19 +39,36 @@ from .errors import (
     FirewallBlockedError,
     PermissionDeniedError,
 )
-from .sandbox import serve_forever
 from .sync import (
     AccountConfig,
-    SandboxRoundTrip,
     SQLiteStore,
     SyncConfig,
     SyncOptions,
     engines,
     load_config,
-    round_trip,
     run_sync,
 )
 from .sync.config import read_config_file
+
+if TYPE_CHECKING:
+    from .sync import SandboxRoundTrip
+
+
+# The sandbox (simulators, seeded data, server) is half of the import time of this module;
+# these two doors load it only when a sandbox command runs.
+def round_trip(**options: Any) -> SandboxRoundTrip:
+    """:func:`backmarket_shipstation.sync.round_trip`, imported on first use."""
+    from .sync.sandbox_run import round_trip as run
+
+    return run(**options)
+
+
+def serve_forever(*args: Any, **options: Any) -> None:
+    """:func:`backmarket_shipstation.sandbox.serve_forever`, imported on first use."""
+    from .sandbox import serve_forever as serve
+
+    serve(*args, **options)
+
 
 __all__ = ["EXIT_API_ERROR", "EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main"]
 
