@@ -64,7 +64,11 @@ def main() -> None:
     ]
     per_window: Counter[int] = Counter()
     start = clock.monotonic()
-    window_of = lambda: math.floor(clock.monotonic() / WINDOW)  # noqa: E731 - the simulator's windows
+
+    def window_of() -> int:
+        """The simulator's fixed window in progress (it counts on the clock's monotonic time)."""
+        return math.floor(clock.monotonic() / WINDOW)
+
     first_window = window_of()
     for index in range(args.requests):
         client = clients[index % len(clients)]
