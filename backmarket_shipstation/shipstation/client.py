@@ -16,10 +16,10 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from .._convert import Model
 from .._http import (
@@ -167,127 +167,139 @@ def next_page(request: Request[PageT], page: PageT, seen: int) -> Request[PageT]
     return request.with_param("page", str(int(request.param("page") or "1") + 1))
 
 
-def list_orders_request(
-    *,
-    customer_name: str | None = None,
-    item_keyword: str | None = None,
-    create_date_start: datetime | str | None = None,
-    create_date_end: datetime | str | None = None,
-    modify_date_start: datetime | str | None = None,
-    modify_date_end: datetime | str | None = None,
-    order_date_start: datetime | str | None = None,
-    order_date_end: datetime | str | None = None,
-    order_number: str | None = None,
-    order_status: OrderStatus | str | None = None,
-    payment_date_start: datetime | str | None = None,
-    payment_date_end: datetime | str | None = None,
-    store_id: int | None = None,
-    sort_by: str | None = None,
-    sort_dir: str | None = None,
-    page_size: int = PAGE_SIZE,
-) -> Request[OrderPage]:
+class OrderFilters(TypedDict, total=False):
+    """The filters of ``ss.orders.list()``, all optional (dates in any zone: they are sent
+    as US Pacific wall time)."""
+
+    customer_name: str | None
+    item_keyword: str | None
+    create_date_start: datetime | str | None
+    create_date_end: datetime | str | None
+    modify_date_start: datetime | str | None
+    modify_date_end: datetime | str | None
+    order_date_start: datetime | str | None
+    order_date_end: datetime | str | None
+    order_number: str | None
+    order_status: OrderStatus | str | None
+    payment_date_start: datetime | str | None
+    payment_date_end: datetime | str | None
+    store_id: int | None
+    sort_by: str | None
+    sort_dir: str | None
+    page_size: int
+
+
+class ShipmentFilters(TypedDict, total=False):
+    """The filters of ``ss.shipments.list()``, all optional (dates in any zone: they are sent
+    as US Pacific wall time)."""
+
+    recipient_name: str | None
+    recipient_country_code: str | None
+    order_number: str | None
+    order_id: int | None
+    carrier_code: str | None
+    service_code: str | None
+    tracking_number: str | None
+    create_date_start: datetime | str | None
+    create_date_end: datetime | str | None
+    ship_date_start: datetime | date | str | None
+    ship_date_end: datetime | date | str | None
+    void_date_start: datetime | str | None
+    void_date_end: datetime | str | None
+    store_id: int | None
+    batch_id: int | None
+    include_shipment_items: bool | None
+    sort_by: str | None
+    sort_dir: str | None
+    page_size: int
+
+
+class FulfillmentFilters(TypedDict, total=False):
+    """The filters of ``ss.fulfillments.list()``, all optional (dates in any zone: they are sent
+    as US Pacific wall time)."""
+
+    fulfillment_id: int | None
+    order_id: int | None
+    order_number: str | None
+    tracking_number: str | None
+    recipient_name: str | None
+    create_date_start: datetime | str | None
+    create_date_end: datetime | str | None
+    ship_date_start: datetime | date | str | None
+    ship_date_end: datetime | date | str | None
+    sort_by: str | None
+    sort_dir: str | None
+    page_size: int
+
+
+def list_orders_request(**filters: Unpack[OrderFilters]) -> Request[OrderPage]:
     """``GET /orders`` with every documented filter; dates become Pacific wall time."""
     return _page_request(
         "/orders",
         _one(OrderPage),
-        page_size,
-        customerName=customer_name,
-        itemKeyword=item_keyword,
-        createDateStart=_pacific(create_date_start),
-        createDateEnd=_pacific(create_date_end),
-        modifyDateStart=_pacific(modify_date_start),
-        modifyDateEnd=_pacific(modify_date_end),
-        orderDateStart=_pacific(order_date_start),
-        orderDateEnd=_pacific(order_date_end),
-        orderNumber=order_number,
-        orderStatus=_status(order_status),
-        paymentDateStart=_pacific(payment_date_start),
-        paymentDateEnd=_pacific(payment_date_end),
-        storeId=store_id,
-        sortBy=sort_by,
-        sortDir=sort_dir,
+        filters.get("page_size", PAGE_SIZE),
+        customerName=filters.get("customer_name"),
+        itemKeyword=filters.get("item_keyword"),
+        createDateStart=_pacific(filters.get("create_date_start")),
+        createDateEnd=_pacific(filters.get("create_date_end")),
+        modifyDateStart=_pacific(filters.get("modify_date_start")),
+        modifyDateEnd=_pacific(filters.get("modify_date_end")),
+        orderDateStart=_pacific(filters.get("order_date_start")),
+        orderDateEnd=_pacific(filters.get("order_date_end")),
+        orderNumber=filters.get("order_number"),
+        orderStatus=_status(filters.get("order_status")),
+        paymentDateStart=_pacific(filters.get("payment_date_start")),
+        paymentDateEnd=_pacific(filters.get("payment_date_end")),
+        storeId=filters.get("store_id"),
+        sortBy=filters.get("sort_by"),
+        sortDir=filters.get("sort_dir"),
     )
 
 
-def list_shipments_request(
-    *,
-    recipient_name: str | None = None,
-    recipient_country_code: str | None = None,
-    order_number: str | None = None,
-    order_id: int | None = None,
-    carrier_code: str | None = None,
-    service_code: str | None = None,
-    tracking_number: str | None = None,
-    create_date_start: datetime | str | None = None,
-    create_date_end: datetime | str | None = None,
-    ship_date_start: datetime | date | str | None = None,
-    ship_date_end: datetime | date | str | None = None,
-    void_date_start: datetime | str | None = None,
-    void_date_end: datetime | str | None = None,
-    store_id: int | None = None,
-    batch_id: int | None = None,
-    include_shipment_items: bool | None = None,
-    sort_by: str | None = None,
-    sort_dir: str | None = None,
-    page_size: int = PAGE_SIZE,
-) -> Request[ShipmentPage]:
+def list_shipments_request(**filters: Unpack[ShipmentFilters]) -> Request[ShipmentPage]:
     """``GET /shipments`` (labels made in ShipStation; not mark-as-shipped orders)."""
     return _page_request(
         "/shipments",
         _one(ShipmentPage),
-        page_size,
-        recipientName=recipient_name,
-        recipientCountryCode=recipient_country_code,
-        orderNumber=order_number,
-        orderId=order_id,
-        carrierCode=carrier_code,
-        serviceCode=service_code,
-        trackingNumber=tracking_number,
-        createDateStart=_pacific(create_date_start),
-        createDateEnd=_pacific(create_date_end),
-        shipDateStart=_pacific(ship_date_start),
-        shipDateEnd=_pacific(ship_date_end),
-        voidDateStart=_pacific(void_date_start),
-        voidDateEnd=_pacific(void_date_end),
-        storeId=store_id,
-        batchId=batch_id,
-        includeShipmentItems=include_shipment_items,
-        sortBy=sort_by,
-        sortDir=sort_dir,
+        filters.get("page_size", PAGE_SIZE),
+        recipientName=filters.get("recipient_name"),
+        recipientCountryCode=filters.get("recipient_country_code"),
+        orderNumber=filters.get("order_number"),
+        orderId=filters.get("order_id"),
+        carrierCode=filters.get("carrier_code"),
+        serviceCode=filters.get("service_code"),
+        trackingNumber=filters.get("tracking_number"),
+        createDateStart=_pacific(filters.get("create_date_start")),
+        createDateEnd=_pacific(filters.get("create_date_end")),
+        shipDateStart=_pacific(filters.get("ship_date_start")),
+        shipDateEnd=_pacific(filters.get("ship_date_end")),
+        voidDateStart=_pacific(filters.get("void_date_start")),
+        voidDateEnd=_pacific(filters.get("void_date_end")),
+        storeId=filters.get("store_id"),
+        batchId=filters.get("batch_id"),
+        includeShipmentItems=filters.get("include_shipment_items"),
+        sortBy=filters.get("sort_by"),
+        sortDir=filters.get("sort_dir"),
     )
 
 
-def list_fulfillments_request(
-    *,
-    fulfillment_id: int | None = None,
-    order_id: int | None = None,
-    order_number: str | None = None,
-    tracking_number: str | None = None,
-    recipient_name: str | None = None,
-    create_date_start: datetime | str | None = None,
-    create_date_end: datetime | str | None = None,
-    ship_date_start: datetime | date | str | None = None,
-    ship_date_end: datetime | date | str | None = None,
-    sort_by: str | None = None,
-    sort_dir: str | None = None,
-    page_size: int = PAGE_SIZE,
-) -> Request[FulfillmentPage]:
+def list_fulfillments_request(**filters: Unpack[FulfillmentFilters]) -> Request[FulfillmentPage]:
     """``GET /fulfillments`` (orders marked as shipped, by API or UI)."""
     return _page_request(
         "/fulfillments",
         _one(FulfillmentPage),
-        page_size,
-        fulfillmentId=fulfillment_id,
-        orderId=order_id,
-        orderNumber=order_number,
-        trackingNumber=tracking_number,
-        recipientName=recipient_name,
-        createDateStart=_pacific(create_date_start),
-        createDateEnd=_pacific(create_date_end),
-        shipDateStart=_pacific(ship_date_start),
-        shipDateEnd=_pacific(ship_date_end),
-        sortBy=sort_by,
-        sortDir=sort_dir,
+        filters.get("page_size", PAGE_SIZE),
+        fulfillmentId=filters.get("fulfillment_id"),
+        orderId=filters.get("order_id"),
+        orderNumber=filters.get("order_number"),
+        trackingNumber=filters.get("tracking_number"),
+        recipientName=filters.get("recipient_name"),
+        createDateStart=_pacific(filters.get("create_date_start")),
+        createDateEnd=_pacific(filters.get("create_date_end")),
+        shipDateStart=_pacific(filters.get("ship_date_start")),
+        shipDateEnd=_pacific(filters.get("ship_date_end")),
+        sortBy=filters.get("sort_by"),
+        sortDir=filters.get("sort_dir"),
     )
 
 
@@ -496,29 +508,10 @@ class Orders:
     def __init__(self, core: SyncCore) -> None:
         self._core = core
 
-    def list(
-        self,
-        *,
-        customer_name: str | None = None,
-        item_keyword: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        modify_date_start: datetime | str | None = None,
-        modify_date_end: datetime | str | None = None,
-        order_date_start: datetime | str | None = None,
-        order_date_end: datetime | str | None = None,
-        order_number: str | None = None,
-        order_status: OrderStatus | str | None = None,
-        payment_date_start: datetime | str | None = None,
-        payment_date_end: datetime | str | None = None,
-        store_id: int | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
-    ) -> Paginator[OrderPage, Order]:
+    def list(self, **filters: Unpack[OrderFilters]) -> Paginator[OrderPage, Order]:
         """Every matching order, fetched lazily (500 per page). ``order_number`` is a
         starts-with match on ShipStation's side: compare exactly yourself."""
-        first = list_orders_request(**_locals(locals()))
+        first = list_orders_request(**filters)
         return Paginator(self._core.send, first, lambda p: p.orders, next_page)
 
     def get(self, order_id: int) -> Order:
@@ -582,41 +575,15 @@ class Orders:
         return self._core.send(create_label_request(request))
 
 
-def _locals(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != "self"}
-
-
 class Shipments:
     """``ss.shipments``."""
 
     def __init__(self, core: SyncCore) -> None:
         self._core = core
 
-    def list(
-        self,
-        *,
-        recipient_name: str | None = None,
-        recipient_country_code: str | None = None,
-        order_number: str | None = None,
-        order_id: int | None = None,
-        carrier_code: str | None = None,
-        service_code: str | None = None,
-        tracking_number: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        ship_date_start: datetime | date | str | None = None,
-        ship_date_end: datetime | date | str | None = None,
-        void_date_start: datetime | str | None = None,
-        void_date_end: datetime | str | None = None,
-        store_id: int | None = None,
-        batch_id: int | None = None,
-        include_shipment_items: bool | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
-    ) -> Paginator[ShipmentPage, Shipment]:
+    def list(self, **filters: Unpack[ShipmentFilters]) -> Paginator[ShipmentPage, Shipment]:
         """Every matching shipment (label), fetched lazily."""
-        first = list_shipments_request(**_locals(locals()))
+        first = list_shipments_request(**filters)
         return Paginator(self._core.send, first, lambda p: p.shipments, next_page)
 
 
@@ -627,23 +594,10 @@ class Fulfillments:
         self._core = core
 
     def list(
-        self,
-        *,
-        fulfillment_id: int | None = None,
-        order_id: int | None = None,
-        order_number: str | None = None,
-        tracking_number: str | None = None,
-        recipient_name: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        ship_date_start: datetime | date | str | None = None,
-        ship_date_end: datetime | date | str | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
+        self, **filters: Unpack[FulfillmentFilters]
     ) -> Paginator[FulfillmentPage, Fulfillment]:
         """Every matching fulfillment (mark-as-shipped record), fetched lazily."""
-        first = list_fulfillments_request(**_locals(locals()))
+        first = list_fulfillments_request(**filters)
         return Paginator(self._core.send, first, lambda p: p.fulfillments, next_page)
 
 
@@ -817,28 +771,9 @@ class AsyncOrders:
     def __init__(self, core: AsyncCore) -> None:
         self._core = core
 
-    def list(
-        self,
-        *,
-        customer_name: str | None = None,
-        item_keyword: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        modify_date_start: datetime | str | None = None,
-        modify_date_end: datetime | str | None = None,
-        order_date_start: datetime | str | None = None,
-        order_date_end: datetime | str | None = None,
-        order_number: str | None = None,
-        order_status: OrderStatus | str | None = None,
-        payment_date_start: datetime | str | None = None,
-        payment_date_end: datetime | str | None = None,
-        store_id: int | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
-    ) -> AsyncPaginator[OrderPage, Order]:
+    def list(self, **filters: Unpack[OrderFilters]) -> AsyncPaginator[OrderPage, Order]:
         """Every matching order (``async for``), fetched lazily."""
-        first = list_orders_request(**_locals(locals()))
+        first = list_orders_request(**filters)
         return AsyncPaginator(self._core.send, first, lambda p: p.orders, next_page)
 
     async def get(self, order_id: int) -> Order:
@@ -905,31 +840,9 @@ class AsyncShipments:
     def __init__(self, core: AsyncCore) -> None:
         self._core = core
 
-    def list(
-        self,
-        *,
-        recipient_name: str | None = None,
-        recipient_country_code: str | None = None,
-        order_number: str | None = None,
-        order_id: int | None = None,
-        carrier_code: str | None = None,
-        service_code: str | None = None,
-        tracking_number: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        ship_date_start: datetime | date | str | None = None,
-        ship_date_end: datetime | date | str | None = None,
-        void_date_start: datetime | str | None = None,
-        void_date_end: datetime | str | None = None,
-        store_id: int | None = None,
-        batch_id: int | None = None,
-        include_shipment_items: bool | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
-    ) -> AsyncPaginator[ShipmentPage, Shipment]:
+    def list(self, **filters: Unpack[ShipmentFilters]) -> AsyncPaginator[ShipmentPage, Shipment]:
         """Every matching shipment (``async for``)."""
-        first = list_shipments_request(**_locals(locals()))
+        first = list_shipments_request(**filters)
         return AsyncPaginator(self._core.send, first, lambda p: p.shipments, next_page)
 
 
@@ -940,23 +853,10 @@ class AsyncFulfillments:
         self._core = core
 
     def list(
-        self,
-        *,
-        fulfillment_id: int | None = None,
-        order_id: int | None = None,
-        order_number: str | None = None,
-        tracking_number: str | None = None,
-        recipient_name: str | None = None,
-        create_date_start: datetime | str | None = None,
-        create_date_end: datetime | str | None = None,
-        ship_date_start: datetime | date | str | None = None,
-        ship_date_end: datetime | date | str | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        page_size: int = PAGE_SIZE,
+        self, **filters: Unpack[FulfillmentFilters]
     ) -> AsyncPaginator[FulfillmentPage, Fulfillment]:
         """Every matching fulfillment (``async for``)."""
-        first = list_fulfillments_request(**_locals(locals()))
+        first = list_fulfillments_request(**filters)
         return AsyncPaginator(self._core.send, first, lambda p: p.fulfillments, next_page)
 
 
