@@ -1,5 +1,48 @@
-"""backmarket-shipstation: a typed SDK connecting Back Market seller accounts with ShipStation."""
+"""backmarket-shipstation: a typed SDK connecting Back Market seller accounts with ShipStation.
+
+The main entry points, importable from here (loaded on first use, so that ``import
+backmarket_shipstation`` stays fast)::
+
+    from backmarket_shipstation import BackMarketClient, ShipStationClient, RetryPolicy
+
+Subpackages: ``backmarket`` and ``shipstation`` (clients and models of each API), ``mapping``
+(the pure conversion between them), ``sync`` (the two-way sync engine), ``sandbox`` (local
+simulators of both APIs), ``errors``, ``clock``.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._http import RetryPolicy
+    from .backmarket.client import AsyncBackMarketClient, BackMarketClient
+    from .backmarket.regions import Region
+    from .shipstation.client import AsyncShipStationClient, ShipStationClient
+
+_LAZY = {
+    "AsyncBackMarketClient": ".backmarket.client",
+    "AsyncShipStationClient": ".shipstation.client",
+    "BackMarketClient": ".backmarket.client",
+    "Region": ".backmarket.regions",
+    "RetryPolicy": "._http",
+    "ShipStationClient": ".shipstation.client",
+}
+
+__all__ = [
+    "AsyncBackMarketClient",
+    "AsyncShipStationClient",
+    "BackMarketClient",
+    "Region",
+    "RetryPolicy",
+    "ShipStationClient",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

@@ -43,3 +43,25 @@ def test_every_public_error_derives_from_the_base() -> None:
     for name in errors.__all__:
         error = getattr(errors, name)
         assert issubclass(error, errors.BackMarketShipStationError), name
+
+
+def test_main_entry_points_are_importable_from_the_top_level() -> None:
+    from backmarket_shipstation import (
+        BackMarketClient,
+        Region,
+        RetryPolicy,
+        ShipStationClient,
+    )
+
+    assert BackMarketClient.__name__ == "BackMarketClient"
+    assert ShipStationClient.__name__ == "ShipStationClient"
+    assert RetryPolicy().max_attempts >= 1
+    assert Region("eu") is Region.EU
+
+
+def test_importing_the_package_alone_loads_no_http_stack() -> None:
+    code = "import sys, backmarket_shipstation; print('httpx' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
