@@ -63,6 +63,7 @@ _ACCOUNT_KEYS = frozenset(
         "shipstation_store_id",
         "shipstation_base_url",
         "accept_orders",
+        "order_key_prefix",
     }
 )
 
@@ -87,6 +88,9 @@ class AccountConfig:
     accept_orders: bool = True
     """Accept new Back Market orders (``new_state`` 2) on import: orders not accepted in time
     are lost, so this is on by default."""
+    order_key_prefix: str = "backmarket-"
+    """``orderKey`` prefix in ShipStation: give each account its own when several accounts
+    share one ShipStation account (order ids of different platforms may collide)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -245,6 +249,7 @@ def _build_account(
         backmarket_base_url=values.get("backmarket_base_url") or None,
         shipstation_base_url=values.get("shipstation_base_url") or None,
         accept_orders=_flag(values.get("accept_orders", True)),
+        order_key_prefix=str(values.get("order_key_prefix") or "backmarket-"),
     )
 
 

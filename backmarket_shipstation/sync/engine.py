@@ -112,6 +112,10 @@ class SyncOptions:
     """Also report orders marked as shipped without a label (ShipStation fulfillments)."""
     dry_run: bool = False
     """Read everything, write nothing: the report lists the writes that would be made."""
+    order_key_prefix: str = "backmarket-"
+    """``orderKey`` = prefix + Back Market order id. Give each account its own prefix (say
+    ``"backmarket-us-"``) when several Back Market accounts feed one ShipStation account:
+    order ids of different platforms may collide, and ShipStation upserts on the key."""
 
 
 @attrs.define
@@ -244,7 +248,7 @@ class SyncEngine:
             store_id=self.store_id, modify_date_start=since, page_size=_LIST_PAGE
         ):
             bm_order_id = _backmarket_id(order.order_number)
-            if bm_order_id is not None and order.order_key == order_key_for(bm_order_id):
+            if bm_order_id is not None and order.order_key == self._order_key(bm_order_id):
                 found[bm_order_id] = order
         return found
 
@@ -409,7 +413,7 @@ class SyncEngine:
                     OrderRecord(
                         account=self.account,
                         bm_order_id=order_id,
-                        order_key=item.order.order_key or order_key_for(order_id),
+                        order_key=item.order.order_key or self._order_key(order_id),
                         ss_order_id=outcome.order_id,
                         digest=item.digest,
                         ss_status=str(status),
@@ -723,7 +727,11 @@ class SyncEngine:
             store_id=self.store_id,
             catalog=self.options.catalog,
             status_map=self.options.status_map,
+            order_key_prefix=self.options.order_key_prefix,
         )
+
+    def _order_key(self, bm_order_id: int) -> str:
+        return order_key_for(bm_order_id, prefix=self.options.order_key_prefix)
 
     def _backmarket_order(
         self, record: OrderRecord, report: AccountReport

@@ -115,6 +115,7 @@ def _options_for(
         return chosen
     return SyncOptions(
         accept_orders=account.accept_orders,
+        order_key_prefix=account.order_key_prefix,
         overlap=config.overlap,
         initial_lookback=config.initial_lookback,
     )

@@ -58,3 +58,40 @@ def test_an_api_down_for_a_whole_loop_stops_that_loop_not_the_run(
     healed = world.sync().accounts[0]
     assert healed.failed == 0
     assert healed.imported > 0
+
+
+def test_two_accounts_into_one_shipstation_account_keep_their_orders_apart() -> None:
+    from datetime import datetime, timezone
+
+    import attrs
+
+    from backmarket_shipstation.clock import VirtualClock
+    from backmarket_shipstation.sandbox import Sandbox
+    from backmarket_shipstation.sync import run_sync, sandbox_config
+
+    clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    eu = Sandbox(seed=9, orders=10, clock=clock)
+    us = Sandbox(seed=9, orders=10, clock=clock)  # same seed: the same order ids
+    base = sandbox_config(eu).accounts[0]
+    accounts = (
+        attrs.evolve(base, name="eu"),
+        attrs.evolve(
+            base,
+            name="us",
+            backmarket_token=us.backmarket_token,
+            order_key_prefix="backmarket-us-",
+        ),
+    )
+    config = attrs.evolve(sandbox_config(eu), accounts=accounts)
+
+    def transports(account: object) -> object:
+        backmarket = eu if getattr(account, "name", "") == "eu" else us
+        return backmarket.backmarket_transport(), eu.shipstation_transport()
+
+    with SQLiteStore(":memory:") as store:
+        report = run_sync(config, store=store, clock=clock, transports=transports)  # type: ignore[arg-type]
+    keys = [o["orderKey"] for o in eu.shipstation.orders()]
+    imported = [a.imported for a in report.accounts]
+    assert imported[0] == imported[1] > 0
+    assert len(keys) == len(set(keys)) == sum(imported), "no account overwrote the other's"
+    assert sum(k.startswith("backmarket-us-") for k in keys) == imported[1]
