@@ -73,6 +73,9 @@ class Soak:
         self.reports: list[RunReport] = []
         self.aborted: list[str] = []
         self.rng = random.Random(7)
+        self.cancelled: set[str] = set()
+        """Back Market ids of the orders buyers cancelled: the packer never ships those, even
+        while a fault keeps the cancellation from reaching ShipStation yet."""
 
     def transports(self, _: AccountConfig) -> tuple[WireTap, WireTap]:
         return (
@@ -104,7 +107,12 @@ class Soak:
         self.sandbox.shipstation_faults = FaultInjector(clock=self.clock, api="shipstation")
 
     def open_orders(self) -> list[dict[str, Any]]:
-        return [o for o in store_orders(self.sandbox) if o["orderStatus"] == "awaiting_shipment"]
+        """Orders the packer may ship: open in ShipStation, not cancelled by their buyer."""
+        return [
+            o
+            for o in store_orders(self.sandbox)
+            if o["orderStatus"] == "awaiting_shipment" and o["orderNumber"] not in self.cancelled
+        ]
 
     def day(self, new_orders: int) -> None:
         self.sync()
@@ -115,6 +123,7 @@ class Soak:
         cancelled, rest = opened[:3], opened[3:]
         bm = self.sandbox.backmarket
         for ss_order in cancelled:
+            self.cancelled.add(ss_order["orderNumber"])
             order = bm.get_order(int(ss_order["orderNumber"]))
             assert order is not None
             for line in order["orderlines"]:
