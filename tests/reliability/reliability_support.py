@@ -25,20 +25,14 @@ from backmarket_shipstation.sandbox import Sandbox
 
 EXTENDED = os.environ.get("BMSS_EXTENDED", "") not in ("", "0")
 
-settings.register_profile(
-    "reliability-ci",
-    max_examples=300,
+# Applied per test (a profile loaded at import would change every other module's
+# hypothesis tests too). CI runs are derandomised: the same examples on every run.
+FUZZ_SETTINGS = settings(
+    max_examples=10_000 if EXTENDED else 300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
+    derandomize=not EXTENDED,
 )
-settings.register_profile(
-    "reliability-extended",
-    max_examples=10_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-FUZZ_PROFILE = "reliability-extended" if EXTENDED else "reliability-ci"
 
 SHIP_STATE = 3
 _BM_ORDER_PATH = re.compile(r"/ws/orders/(\d+)$")

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from reliability_support import FUZZ_PROFILE
+from reliability_support import FUZZ_SETTINGS
 
 from backmarket_shipstation.backmarket import BackMarketClient
 from backmarket_shipstation.backmarket.models import Order as BackMarketOrder
@@ -40,8 +40,6 @@ from backmarket_shipstation.mapping.identifiers import imei_check_digit
 from backmarket_shipstation.shipstation import ShipStationClient
 from backmarket_shipstation.shipstation.models import Fulfillment, Shipment
 from backmarket_shipstation.shipstation.models import Order as ShipStationOrder
-
-settings.load_profile(FUZZ_PROFILE)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -134,6 +132,7 @@ def _typed_only(call: Any, *args: Any, **kwargs: Any) -> Any:
 # --- payloads and mapping ---------------------------------------------------------------
 
 
+@FUZZ_SETTINGS
 @given(payload=mutated(BM_ORDERS), strict=st.booleans())
 def test_backmarket_order_payloads_raise_only_typed_errors_and_map_or_refuse(
     payload: Any, strict: bool
@@ -148,6 +147,7 @@ def test_backmarket_order_payloads_raise_only_typed_errors_and_map_or_refuse(
         assert ShipStationOrder.from_dict(mapped.to_dict()) == mapped
 
 
+@FUZZ_SETTINGS
 @given(
     ss_payload=mutated(SS_ORDERS),
     shipped=mutated(SS_SHIPMENTS) | mutated(SS_FULFILLMENTS),
@@ -192,6 +192,7 @@ notes = st.lists(
 ).map(lambda parts: "".join(token + gap for token, gap in parts))
 
 
+@FUZZ_SETTINGS
 @given(text=st.none() | notes | st.text(max_size=200), with_skus=st.booleans())
 def test_internal_notes_yield_valid_identifiers_or_a_typed_error(
     text: str | None, with_skus: bool
@@ -335,6 +336,7 @@ def _call_and_check(
     _assert_no_secret(secrets, *(repr(r.args) for r in records if r.args))
 
 
+@FUZZ_SETTINGS
 @given(script=answers(BM_SECRETS), call=st.sampled_from(["get", "list", "ship"]))
 def test_backmarket_client_errors_are_typed_and_never_carry_the_token(
     script: list[tuple[int, bytes, dict[str, str]]], call: str, secret_log: list[logging.LogRecord]
@@ -356,6 +358,7 @@ def test_backmarket_client_errors_are_typed_and_never_carry_the_token(
         _call_and_check(BM_SECRETS, client, calls[call], secret_log)
 
 
+@FUZZ_SETTINGS
 @given(script=answers(SS_SECRETS), call=st.sampled_from(["get", "list", "shipments"]))
 def test_shipstation_client_errors_are_typed_and_never_carry_the_key_pair(
     script: list[tuple[int, bytes, dict[str, str]]], call: str, secret_log: list[logging.LogRecord]
