@@ -31,6 +31,7 @@ from reliability_support import (
     store_orders,
 )
 
+from backmarket_shipstation import errors
 from backmarket_shipstation.clock import VirtualClock
 from backmarket_shipstation.errors import BackMarketShipStationError
 from backmarket_shipstation.sandbox import FaultInjector, FaultPlan, Sandbox
@@ -180,6 +181,13 @@ def test_soak_with_faults_on_both_apis_loses_nothing_and_duplicates_nothing(soak
         api_faults = soak.sandbox.counters.by_outcome(api=api)
         assert sum(n for k, n in api_faults.items() if k.startswith("fault:")) > 0, api
     assert failures_reported > 0
+    # Each failure is reported with the SDK error that caused it and a reason.
+    for report in soak.reports:
+        for failure in (f for account in report.accounts for f in account.failures):
+            error = getattr(errors, failure.error, None)
+            assert isinstance(error, type), failure
+            assert issubclass(error, BackMarketShipStationError), failure
+            assert failure.reason, failure
     assert faulty_requests > ORDERS // 2
 
     assert final.failed == 0
