@@ -492,6 +492,8 @@ class SyncEngine:
             record = (
                 None if bm_order_id is None else self.store.get_order(self.account, bm_order_id)
             )
+            if bm_order_id is not None and (record is None or record.ss_order_id is None):
+                record = self._claim_shipped(bm_order_id, ss_order_id, source, record)
             if record is None or record.ss_order_id != ss_order_id:
                 continue  # another store's order, or not imported by us
             done = self.store.get_write(self.account, record.bm_order_id, _NOTIFIED)
@@ -499,6 +501,37 @@ class SyncEngine:
                 continue  # seen again through the overlap window
             todo[ss_order_id] = (record, source)
         return todo
+
+    def _claim_shipped(
+        self,
+        bm_order_id: int,
+        ss_order_id: int,
+        source: Shipment | Fulfillment,
+        record: OrderRecord | None,
+    ) -> OrderRecord | None:
+        """The record of one of our orders shipped in ShipStation whose id the store lacks.
+
+        A run that dies after ShipStation created the order and before its id was stored
+        leaves no record; once the packer ships the order, ShipStation refuses every update
+        of it, so no later import stores the id either, and without it the label would never
+        be reported. The deterministic ``orderKey`` proves the order is ours.
+        """
+        order_key = self._order_key(bm_order_id)
+        if getattr(source, "order_key", None) != order_key:
+            return record
+        claimed = OrderRecord(
+            account=self.account,
+            bm_order_id=bm_order_id,
+            order_key=order_key,
+            ss_order_id=ss_order_id,
+            digest=record.digest if record is not None else "",
+            ss_status=str(OrderStatus.SHIPPED),
+            updated_at=self.clock.now(),
+            bm_snapshot=record.bm_snapshot if record is not None else None,
+        )
+        if not self.options.dry_run:
+            self.store.put_order(claimed)
+        return claimed
 
     def _retry_notifications(
         self, report: AccountReport
