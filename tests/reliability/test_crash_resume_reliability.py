@@ -171,9 +171,10 @@ def test_sigkill_at_twenty_points_then_restart_loses_nothing(
         if kill_at is not None:
             killer.arm(process, kill_at, after_delivery)
         try:
-            _, err = process.communicate(timeout=120)
+            out, err = process.communicate(timeout=120)
         finally:
             killer.disarm()
+        outputs.append(out.decode(errors="replace"))
         if process.returncode not in (0, 1, -signal.SIGKILL):
             raise AssertionError(f"sync exited {process.returncode}: {err.decode()[-3000:]}")
         return process.returncode
@@ -183,6 +184,7 @@ def test_sigkill_at_twenty_points_then_restart_loses_nothing(
     kills = completed = 0
     kill_points: list[tuple[int, bool]] = []
     cancelled: set[str] = set()
+    outputs: list[str] = []
     for _attempt in range(KILLS * 3):
         if kills == KILLS:
             break
@@ -233,7 +235,7 @@ def test_sigkill_at_twenty_points_then_restart_loses_nothing(
         if code == 0 and not writes:
             quiet = True
             break
-    assert quiet, "the sync never settled after the crashes"
+    assert quiet, f"the sync never settled after the crashes: {outputs[-1][-3000:]}"
 
     assert invariant_violations(sandbox, killer.log) == []
     shipped = [o for o in store_orders(sandbox) if o["orderStatus"] == "shipped"]

@@ -1,0 +1,88 @@
+"""Found by the extended crash-resume run: the process dies after ShipStation created the
+orders (their ids never stored), the packer then ships them, and ShipStation refuses every
+later update of a shipped order. The label must still be reported to Back Market, once, and
+the sync must settle instead of failing the import forever."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from reliability_support import Sent, WireTap, invariant_violations, pack, store_orders
+
+from backmarket_shipstation.clock import VirtualClock
+from backmarket_shipstation.sandbox import Sandbox
+from backmarket_shipstation.sync import (
+    AccountConfig,
+    RunReport,
+    SQLiteStore,
+    SyncOptions,
+    run_sync,
+    sandbox_config,
+)
+
+
+class Killed(BaseException):
+    """The process dies (not an Exception: nothing in the SDK catches it)."""
+
+
+class KillAfterUpsert(WireTap):
+    """Lets the first createorders reach ShipStation, then dies before its answer arrives."""
+
+    armed = True
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if self.armed and request.url.path.endswith("/orders/createorders"):
+            KillAfterUpsert.armed = False
+            raise Killed("killed after ShipStation applied createorders")
+        return response
+
+
+def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path: Path) -> None:
+    clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    sandbox = Sandbox(seed=4, orders=3, clock=clock)
+    for _ in range(5):
+        sandbox.backmarket.new_order()
+    log: list[Sent] = []
+    config = sandbox_config(sandbox, state_path=str(tmp_path / "killed.sqlite3"))
+    options = SyncOptions(initial_lookback=timedelta(days=150))
+
+    def transports(_: AccountConfig) -> tuple[WireTap, WireTap]:
+        return (
+            WireTap(sandbox.backmarket_transport(), "backmarket", log),
+            KillAfterUpsert(sandbox.shipstation_transport(), "shipstation", log),
+        )
+
+    def sync() -> RunReport:
+        with SQLiteStore(config.state_path) as store:  # a new process each time
+            report = run_sync(
+                config, store=store, options=options, clock=clock, transports=transports
+            )
+        clock.advance(600)
+        return report
+
+    KillAfterUpsert.armed = False
+    sync()  # a first run sets the cursors; nothing to import before the orders below
+    for _ in range(4):
+        sandbox.backmarket.new_order()
+    clock.advance(600)
+    KillAfterUpsert.armed = True
+    with pytest.raises(Killed):
+        sync()
+    created = [o for o in store_orders(sandbox) if o["orderStatus"] == "awaiting_shipment"]
+    assert len(created) >= 4
+    for ss_order in created:
+        pack(sandbox, ss_order)
+    clock.advance(3600)
+
+    reports = [sync() for _ in range(3)]
+
+    assert reports[-1].exit_code == 0, reports[-1].to_text()
+    assert invariant_violations(sandbox, log) == []
+    for ss_order in created:
+        bm_order = sandbox.backmarket.get_order(int(ss_order["orderNumber"]))
+        assert bm_order is not None
+        assert bm_order["state"] == 9, ss_order["orderNumber"]
