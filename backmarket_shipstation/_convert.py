@@ -571,6 +571,9 @@ class ModelConverter:
             **overrides,  # type: ignore[arg-type]
         )
 
+        if all(f.default is None or f.default is attrs.NOTHING for f in fields):
+            return _compile_unstructure(cls, fields, self, conv, extras_name)
+
         def unstructure(obj: Any) -> dict[str, Any]:
             out = base(obj)
             extras = getattr(obj, extras_name)
@@ -655,6 +658,48 @@ def _compile(
     ]
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names
     built: Callable[[Any, type], Any] = namespace["build"]
+    return built
+
+
+def _compile_unstructure(
+    cls: type,
+    fields: list[attrs.Attribute[Any]],
+    converter: ModelConverter,
+    conv: cattrs.Converter,
+    extras_name: str,
+) -> Callable[[Any], dict[str, Any]]:
+    """Generate ``cls``'s ``to_dict``: unset (``None``) fields left out with an identity test,
+    text, numbers and booleans copied without a hook call, then the ``extras`` written back."""
+    hints = typing.get_type_hints(cls)
+    namespace: dict[str, Any] = {}
+    lines = ["def unstructure(obj):", "    out = {}"]
+    for index, field in enumerate(fields):
+        declared = hints[field.name]
+        optional = _is_optional(declared)
+        inner = _inner(declared) if optional else declared
+        hook = conv.get_unstructure_hook(inner)
+        key = converter.wire_name(cls, field)
+        if hook is identity:
+            expression = f"v{index}"
+        else:
+            namespace[f"__h{index}"] = hook
+            expression = f"__h{index}(v{index})"
+        lines.append(f"    v{index} = obj.{field.name}")
+        if optional:
+            lines.append(f"    if v{index} is not None:")
+            lines.append(f"        out[{key!r}] = {expression}")
+        else:
+            lines.append(f"    out[{key!r}] = {expression}")
+    lines += [
+        f"    extras = obj.{extras_name}",
+        "    if extras:",
+        "        for key, value in extras.items():",
+        "            if key not in out:",
+        "                out[key] = value",
+        "    return out",
+    ]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names
+    built: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
     return built
 
 
