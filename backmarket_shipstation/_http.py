@@ -38,10 +38,12 @@ from collections.abc import (
 )
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 import httpx
+from typing_extensions import Self
 
 from .clock import Clock, SystemClock
 from .errors import (
@@ -1085,3 +1087,69 @@ class AsyncPaginator(Generic[P, I]):
         async for page in self.pages():
             for item in self._items(page):
                 yield item
+
+
+# --------------------------------------------------------------------------------------
+# What every SDK client shows, whatever its API and mode
+# --------------------------------------------------------------------------------------
+
+
+class ClientBase:
+    """Repr without secrets, the base URL and the last raw response."""
+
+    _core: SyncCore | AsyncCore
+
+    @property
+    def base_url(self) -> str:
+        """Scheme and host every request goes to."""
+        return self._core.base_url
+
+    @property
+    def last_response(self) -> httpx.Response | None:
+        """The most recent HTTP answer (status, headers); errors also carry theirs."""
+        return self._core.last_response
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._core.base_url!r})"
+
+
+class SyncClientBase(ClientBase):
+    """``close()`` and ``with`` for a blocking client."""
+
+    _core: SyncCore
+
+    def close(self) -> None:
+        """Close the connections (a client passed as ``http_client`` stays open)."""
+        self._core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClientBase(ClientBase):
+    """``aclose()`` and ``async with`` for an asyncio client."""
+
+    _core: AsyncCore
+
+    async def aclose(self) -> None:
+        """Close the connections (a client passed as ``http_client`` stays open)."""
+        await self._core.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -14,15 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Any, TypeAlias
 
 import httpx
-from typing_extensions import Self
 
 from .._http import (
     DEFAULT_CLOCK,
     DEFAULT_TIMEOUT,
+    AsyncClientBase,
     AsyncCore,
     AsyncPaginator,
     Paginator,
@@ -31,6 +30,7 @@ from .._http import (
     RetryPolicy,
     Secret,
     SlidingWindowLimiter,
+    SyncClientBase,
     SyncCore,
     backmarket_error,
     no_content,
@@ -422,25 +422,6 @@ def _core_settings(
     }
 
 
-class _ClientBase:
-    """What both clients show: repr without secrets, the last raw response."""
-
-    _core: SyncCore | AsyncCore
-
-    @property
-    def base_url(self) -> str:
-        """Scheme and host the ``/ws/...`` paths are sent to."""
-        return self._core.base_url
-
-    @property
-    def last_response(self) -> httpx.Response | None:
-        """The most recent HTTP answer (status, headers); errors also carry theirs."""
-        return self._core.last_response
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.base_url!r})"
-
-
 # --------------------------------------------------------------------------------------
 # Sync facade
 # --------------------------------------------------------------------------------------
@@ -540,7 +521,7 @@ class Orderlines:
         return self._core.send(update_orderline_request(orderline_id, identifiers))
 
 
-class BackMarketClient(_ClientBase):
+class BackMarketClient(SyncClientBase):
     """Blocking client of the Back Market seller API.
 
     ``token`` is the integration token, sent as ``Authorization: Basic <token>``; ``user_agent``
@@ -596,21 +577,6 @@ class BackMarketClient(_ClientBase):
     def apply(self, plan: Iterable[BackMarketWrite]) -> list[Order | OrderlineIdentifiers | None]:
         """Send a write plan in order; stops at the first error (later writes may depend on it)."""
         return [self.send(write) for write in plan]
-
-    def close(self) -> None:
-        """Close the connections (a client passed as ``http_client`` stays open)."""
-        self._core.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -710,7 +676,7 @@ class AsyncOrderlines:
         return await self._core.send(update_orderline_request(orderline_id, identifiers))
 
 
-class AsyncBackMarketClient(_ClientBase):
+class AsyncBackMarketClient(AsyncClientBase):
     """The asyncio twin of :class:`BackMarketClient` (same arguments, ``await`` and
     ``async for``)."""
 
@@ -759,18 +725,3 @@ class AsyncBackMarketClient(_ClientBase):
     ) -> list[Order | OrderlineIdentifiers | None]:
         """Send a write plan in order; stops at the first error."""
         return [await self.send(write) for write in plan]
-
-    async def aclose(self) -> None:
-        """Close the connections (a client passed as ``http_client`` stays open)."""
-        await self._core.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

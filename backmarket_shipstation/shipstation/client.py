@@ -15,22 +15,23 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from types import TracebackType
 from typing import Any, TypedDict, TypeVar
 
 import httpx
-from typing_extensions import Self, Unpack
+from typing_extensions import Unpack
 
 from .._convert import Model
 from .._http import (
     DEFAULT_CLOCK,
     DEFAULT_TIMEOUT,
+    AsyncClientBase,
     AsyncCore,
     AsyncPaginator,
     HeaderDrivenLimiter,
     Paginator,
     Request,
     RetryPolicy,
+    SyncClientBase,
     SyncCore,
     basic_auth_value,
     query,
@@ -474,27 +475,16 @@ def _core_settings(
     }
 
 
-class _ClientBase:
+class _RateLimitView:
+    """ShipStation's own addition: how many requests this minute's window still allows."""
+
     _core: SyncCore | AsyncCore
-
-    @property
-    def base_url(self) -> str:
-        """Scheme and host every request goes to."""
-        return self._core.base_url
-
-    @property
-    def last_response(self) -> httpx.Response | None:
-        """The most recent HTTP answer (status, headers); errors also carry theirs."""
-        return self._core.last_response
 
     @property
     def rate_limit_remaining(self) -> int | None:
         """Requests the shared limiter believes are left in this minute's window."""
         limiter = self._core.limiter
         return limiter.remaining if isinstance(limiter, HeaderDrivenLimiter) else None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.base_url!r})"
 
 
 # --------------------------------------------------------------------------------------
@@ -703,7 +693,7 @@ def _ignore(_: Any) -> None:
     return
 
 
-class ShipStationClient(_ClientBase):
+class ShipStationClient(_RateLimitView, SyncClientBase):
     """Blocking client of ShipStation API V1.
 
     ``api_key``/``api_secret`` are a V1 key pair (HTTP Basic). ``base_url`` defaults to
@@ -743,21 +733,6 @@ class ShipStationClient(_ClientBase):
         self.carriers = Carriers(self._core)
         self.stores = Stores(self._core)
         self.webhooks = Webhooks(self._core)
-
-    def close(self) -> None:
-        """Close the connections (a client passed as ``http_client`` stays open)."""
-        self._core.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -954,7 +929,7 @@ class AsyncWebhooks:
         return AsyncPaginator(self._core.send, first, _page_items, next_page)
 
 
-class AsyncShipStationClient(_ClientBase):
+class AsyncShipStationClient(_RateLimitView, AsyncClientBase):
     """The asyncio twin of :class:`ShipStationClient` (same arguments)."""
 
     def __init__(
@@ -987,18 +962,3 @@ class AsyncShipStationClient(_ClientBase):
         self.carriers = AsyncCarriers(self._core)
         self.stores = AsyncStores(self._core)
         self.webhooks = AsyncWebhooks(self._core)
-
-    async def aclose(self) -> None:
-        """Close the connections (a client passed as ``http_client`` stays open)."""
-        await self._core.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
