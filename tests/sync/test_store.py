@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import pytest
 from backmarket_shipstation.sync.store import OrderRecord, SQLiteStore, WriteRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store() -> Iterator[SQLiteStore]:
+    with SQLiteStore(":memory:") as opened:
+        yield opened
 
 
 def _order(bm_order_id: int, status: str = "awaiting_shipment") -> OrderRecord:
@@ -46,8 +53,7 @@ def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
         assert [w.key for w in reopened.pending_writes("eu")] == ["ship"]
 
 
-def test_a_failed_step_leaves_nothing_behind() -> None:
-    store = SQLiteStore(":memory:")
+def test_a_failed_step_leaves_nothing_behind(store: SQLiteStore) -> None:
 
     def step() -> None:
         with store.transaction():
@@ -61,8 +67,7 @@ def test_a_failed_step_leaves_nothing_behind() -> None:
     assert store.get_cursor("eu", "import") is None
 
 
-def test_nested_transactions_commit_once_with_the_outermost() -> None:
-    store = SQLiteStore(":memory:")
+def test_nested_transactions_commit_once_with_the_outermost(store: SQLiteStore) -> None:
 
     def step() -> None:
         with store.transaction():
@@ -75,8 +80,7 @@ def test_nested_transactions_commit_once_with_the_outermost() -> None:
     assert store.get_order("eu", 1) is None
 
 
-def test_upserts_replace_and_open_orders_filter_by_status() -> None:
-    store = SQLiteStore(":memory:")
+def test_upserts_replace_and_open_orders_filter_by_status(store: SQLiteStore) -> None:
     store.put_order(_order(1))
     store.put_order(_order(2, status="shipped"))
     store.put_order(_order(3, status="on_hold"))
@@ -85,8 +89,7 @@ def test_upserts_replace_and_open_orders_filter_by_status() -> None:
     assert store.open_orders("us") == []
 
 
-def test_writes_move_from_pending_to_done() -> None:
-    store = SQLiteStore(":memory:")
+def test_writes_move_from_pending_to_done(store: SQLiteStore) -> None:
     pending = WriteRecord(
         account="eu",
         bm_order_id=7,
@@ -103,8 +106,7 @@ def test_writes_move_from_pending_to_done() -> None:
     assert done.status == "done"
 
 
-def test_failures_count_attempts_and_clear() -> None:
-    store = SQLiteStore(":memory:")
+def test_failures_count_attempts_and_clear(store: SQLiteStore) -> None:
     store.record_failure("eu", "notify", "42", "no IMEI for line 1", T0)
     store.record_failure("eu", "notify", "42", "IMEI fails the check digit", T0 + timedelta(1))
     store.record_failure("us", "import", "43", "no shipping address", T0)
@@ -117,8 +119,7 @@ def test_failures_count_attempts_and_clear() -> None:
     assert [f.ref for f in store.failures()] == ["43"]
 
 
-def test_naive_datetimes_are_refused() -> None:
-    store = SQLiteStore(":memory:")
+def test_naive_datetimes_are_refused(store: SQLiteStore) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store.set_cursor("eu", "import", datetime(2026, 1, 1))
 
@@ -134,8 +135,7 @@ def _fields(record: WriteRecord) -> dict[str, object]:
     }
 
 
-def test_accounts_lists_every_account_with_state() -> None:
-    store = SQLiteStore(":memory:")
+def test_accounts_lists_every_account_with_state(store: SQLiteStore) -> None:
     assert store.accounts() == []
     store.set_cursor("us", "import", T0)
     store.put_order(_order(1))
