@@ -20,6 +20,7 @@ Rules every model follows (see docs/models-*.md):
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import types
@@ -302,6 +303,21 @@ def _structure_decimal(value: object, _: type) -> Decimal:
     return amount
 
 
+def _structure_json_number(value: object, type_: type) -> Decimal:
+    """A decimal that must also go back out, unchanged, as a JSON number (ShipStation's money).
+
+    Whole amounts are written as exact integers; others as floats, which carry about 15
+    significant digits: an amount with more would come back different, so it is refused.
+    """
+    amount = _structure_decimal(value, type_)
+    number = float(amount)
+    if not math.isfinite(number):
+        raise _BadValue(f"amount out of range: {value!r}")
+    if amount != amount.to_integral_value() and Decimal(repr(number)) != amount:
+        raise _BadValue(f"amount {value!r} has more digits than a JSON number carries")
+    return amount
+
+
 def _describe(value: object) -> str:
     if value is None:
         return "null"
@@ -447,7 +463,9 @@ class ModelConverter:
         conv.register_structure_hook(int, _structure_int)
         conv.register_structure_hook(bool, _structure_bool)
         conv.register_structure_hook(float, _structure_float)
-        conv.register_structure_hook(Decimal, _structure_decimal)
+        conv.register_structure_hook(
+            Decimal, _structure_decimal if self._money == "string" else _structure_json_number
+        )
         # Registered on our enum bases, which come before int and str in their MROs, so that
         # the strict int and str hooks above do not swallow enum values.
         conv.register_structure_hook(CodeEnum, _structure_code_enum)
@@ -770,7 +788,13 @@ def _is_str_type(t: Any) -> bool:
 
 def _decimal_to_number(value: Decimal) -> int | float:
     # JSON numbers: ShipStation V1 sends and expects plain numbers for money and weights.
-    return float(value)
+    # Whole amounts as integers, which JSON carries exactly whatever their size.
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value} cannot be written as a JSON number")
+    if value == value.to_integral_value():
+        return int(value)
+    return number
 
 
 def _parse_date(value: object) -> date:

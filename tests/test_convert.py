@@ -284,3 +284,24 @@ def test_to_dict_holds_plain_values_not_enum_members() -> None:
     out = Doc(doc_id=1, level=Level.HIGH, colour=Colour.RED).to_dict()
     assert type(out["level"]) is int
     assert type(out["colour"]) is str
+
+
+def test_a_number_money_field_refuses_what_json_cannot_carry() -> None:
+    # 1e400 is a valid decimal but no finite JSON number: it could never be sent back.
+    with pytest.raises(PayloadError) as caught:
+        Line.from_dict({"name": "x", "unitPrice": "1e400"})
+    assert caught.value.path == "unitPrice"
+    assert "out of range" in caught.value.reason
+    with pytest.raises(ValueError, match="JSON number"):
+        Line(name="x", unit_price=Decimal("1e400")).to_dict()
+    assert Priced.from_dict({"price": "1e400"}).to_dict() == {"price": "1E+400"}
+
+
+def test_number_money_goes_out_exactly_or_is_refused() -> None:
+    big = Decimal("-9007199254740993")  # beyond a float's 2**53: exact only as an integer
+    out = Line(name="x", unit_price=big).to_dict()
+    assert out["unitPrice"] == int(big)
+    assert Line.from_dict(out).unit_price == big
+    assert Line(name="x", unit_price=Decimal("19.99")).to_dict()["unitPrice"] == 19.99
+    with pytest.raises(PayloadError, match="more digits than a JSON number carries"):
+        Line.from_dict({"name": "x", "unitPrice": "0.12345678901234567891"})
