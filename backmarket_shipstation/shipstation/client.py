@@ -15,12 +15,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 import httpx
 from typing_extensions import Unpack
 
-from .._convert import Model
+from .._convert import Model, to_camel
 from .._http import (
     DEFAULT_CLOCK,
     DEFAULT_TIMEOUT,
@@ -233,75 +233,37 @@ class FulfillmentFilters(TypedDict, total=False):
     page_size: int
 
 
+def _list_params(filters: Mapping[str, object]) -> dict[str, object]:
+    """Filter arguments as ShipStation's query parameters: each name in camelCase (the API's
+    names are exactly that), dates as Pacific wall time, statuses as their text."""
+    params: dict[str, object] = {}
+    for name, value in filters.items():
+        if name == "page_size":
+            continue
+        if name.endswith(("_start", "_end")):
+            value = _pacific(cast("datetime | date | str | None", value))
+        elif name == "order_status":
+            value = _status(cast("OrderStatus | str | None", value))
+        params[to_camel(name)] = value
+    return params
+
+
 def list_orders_request(**filters: Unpack[OrderFilters]) -> Request[OrderPage]:
     """``GET /orders`` with every documented filter; dates become Pacific wall time."""
-    return _page_request(
-        "/orders",
-        _one(OrderPage),
-        filters.get("page_size", PAGE_SIZE),
-        customerName=filters.get("customer_name"),
-        itemKeyword=filters.get("item_keyword"),
-        createDateStart=_pacific(filters.get("create_date_start")),
-        createDateEnd=_pacific(filters.get("create_date_end")),
-        modifyDateStart=_pacific(filters.get("modify_date_start")),
-        modifyDateEnd=_pacific(filters.get("modify_date_end")),
-        orderDateStart=_pacific(filters.get("order_date_start")),
-        orderDateEnd=_pacific(filters.get("order_date_end")),
-        orderNumber=filters.get("order_number"),
-        orderStatus=_status(filters.get("order_status")),
-        paymentDateStart=_pacific(filters.get("payment_date_start")),
-        paymentDateEnd=_pacific(filters.get("payment_date_end")),
-        storeId=filters.get("store_id"),
-        sortBy=filters.get("sort_by"),
-        sortDir=filters.get("sort_dir"),
-    )
+    page_size = filters.get("page_size", PAGE_SIZE)
+    return _page_request("/orders", _one(OrderPage), page_size, **_list_params(filters))
 
 
 def list_shipments_request(**filters: Unpack[ShipmentFilters]) -> Request[ShipmentPage]:
     """``GET /shipments`` (labels made in ShipStation; not mark-as-shipped orders)."""
-    return _page_request(
-        "/shipments",
-        _one(ShipmentPage),
-        filters.get("page_size", PAGE_SIZE),
-        recipientName=filters.get("recipient_name"),
-        recipientCountryCode=filters.get("recipient_country_code"),
-        orderNumber=filters.get("order_number"),
-        orderId=filters.get("order_id"),
-        carrierCode=filters.get("carrier_code"),
-        serviceCode=filters.get("service_code"),
-        trackingNumber=filters.get("tracking_number"),
-        createDateStart=_pacific(filters.get("create_date_start")),
-        createDateEnd=_pacific(filters.get("create_date_end")),
-        shipDateStart=_pacific(filters.get("ship_date_start")),
-        shipDateEnd=_pacific(filters.get("ship_date_end")),
-        voidDateStart=_pacific(filters.get("void_date_start")),
-        voidDateEnd=_pacific(filters.get("void_date_end")),
-        storeId=filters.get("store_id"),
-        batchId=filters.get("batch_id"),
-        includeShipmentItems=filters.get("include_shipment_items"),
-        sortBy=filters.get("sort_by"),
-        sortDir=filters.get("sort_dir"),
-    )
+    page_size = filters.get("page_size", PAGE_SIZE)
+    return _page_request("/shipments", _one(ShipmentPage), page_size, **_list_params(filters))
 
 
 def list_fulfillments_request(**filters: Unpack[FulfillmentFilters]) -> Request[FulfillmentPage]:
     """``GET /fulfillments`` (orders marked as shipped, by API or UI)."""
-    return _page_request(
-        "/fulfillments",
-        _one(FulfillmentPage),
-        filters.get("page_size", PAGE_SIZE),
-        fulfillmentId=filters.get("fulfillment_id"),
-        orderId=filters.get("order_id"),
-        orderNumber=filters.get("order_number"),
-        trackingNumber=filters.get("tracking_number"),
-        recipientName=filters.get("recipient_name"),
-        createDateStart=_pacific(filters.get("create_date_start")),
-        createDateEnd=_pacific(filters.get("create_date_end")),
-        shipDateStart=_pacific(filters.get("ship_date_start")),
-        shipDateEnd=_pacific(filters.get("ship_date_end")),
-        sortBy=filters.get("sort_by"),
-        sortDir=filters.get("sort_dir"),
-    )
+    page_size = filters.get("page_size", PAGE_SIZE)
+    return _page_request("/fulfillments", _one(FulfillmentPage), page_size, **_list_params(filters))
 
 
 def get_order_request(order_id: int) -> Request[Order]:
