@@ -150,6 +150,10 @@ class DatetimeCodec:
     style: Literal["rfc3339", "pacific7"]
     """``rfc3339``: UTC with ``Z``; ``pacific7``: wall time, no offset, 7 fraction digits."""
 
+    def structure(self, value: object, _: type) -> datetime:
+        """:meth:`parse` with the signature of a cattrs structure hook."""
+        return self.parse(value)
+
     def parse(self, value: object) -> datetime:
         if type(value) is not str:
             if isinstance(value, datetime):
@@ -478,7 +482,7 @@ class ModelConverter:
         else:
             conv.register_unstructure_hook(Decimal, _decimal_to_number)
         codec = self._datetimes
-        conv.register_structure_hook(datetime, lambda v, _: codec.parse(v))
+        conv.register_structure_hook(datetime, codec.structure)
         conv.register_unstructure_hook(datetime, codec.format)
         conv.register_structure_hook(date, lambda v, _: _parse_date(v))
         conv.register_unstructure_hook(date, date.isoformat)
@@ -496,13 +500,19 @@ class ModelConverter:
             conv.register_unstructure_hook(primitive, identity)
         # Tuples hold sequences in frozen models; JSON wants lists. A JSON object where a list
         # belongs is an error, not a list of its keys.
+        # The fast path resolves the item hook once; the detailed path keeps cattrs' own,
+        # which names the index of a bad item.
         conv.register_structure_hook_factory(
             lambda t: is_sequence(t) and not _is_str_type(t),
-            lambda t: _sequence_only(homogenous_tuple_structure_factory(t, conv)),
+            lambda t: _sequence_only(
+                homogenous_tuple_structure_factory(t, conv)
+                if detailed
+                else _tuple_of(conv.get_structure_hook(_item_type(t)), _item_type(t))
+            ),
         )
         conv.register_unstructure_hook_factory(
             lambda t: is_sequence(t) and not _is_str_type(t),
-            lambda t: lambda seq: [conv.unstructure(item) for item in seq],
+            lambda t: _list_of(conv.get_unstructure_hook(_item_type(t))),
         )
         conv.register_structure_hook_factory(
             lambda t: attrs.has(t) and issubclass(t, Model),
@@ -771,6 +781,24 @@ def _optional_unstructure(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return None if value is None else inner(value)
 
     return unstructure
+
+
+def _item_type(t: Any) -> Any:
+    args = get_args(t)
+    return args[0] if args else Any
+
+
+def _tuple_of(hook: Callable[[Any, Any], Any], item: Any) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        return tuple([hook(entry, item) for entry in value])
+
+    return structure
+
+
+def _list_of(hook: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    if hook is identity:
+        return list
+    return lambda seq: [hook(entry) for entry in seq]
 
 
 def _sequence_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
