@@ -941,10 +941,20 @@ class _Core:
 class SyncCore(_Core):
     """The blocking loop: one long-lived :class:`httpx.Client`."""
 
-    def __init__(self, *, http_client: httpx.Client, owns_http_client: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.http = http_client
-        self._owns_http_client = owns_http_client
+        # A client the caller passes stays theirs to close; one made here is ours.
+        self._owns_http_client = http_client is None
+        self.http = http_client or httpx.Client(
+            transport=transport, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
+        )
 
     def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""
@@ -980,11 +990,19 @@ class AsyncCore(_Core):
     """The asyncio loop: one long-lived :class:`httpx.AsyncClient`."""
 
     def __init__(
-        self, *, http_client: httpx.AsyncClient, owns_http_client: bool, **kwargs: Any
+        self,
+        *,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.http = http_client
-        self._owns_http_client = owns_http_client
+        # A client the caller passes stays theirs to close; one made here is ours.
+        self._owns_http_client = http_client is None
+        self.http = http_client or httpx.AsyncClient(
+            transport=transport, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
+        )
 
     async def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""

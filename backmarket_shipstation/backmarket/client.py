@@ -20,7 +20,6 @@ import httpx
 
 from .._http import (
     DEFAULT_CLOCK,
-    DEFAULT_TIMEOUT,
     AsyncClientBase,
     AsyncCore,
     AsyncPaginator,
@@ -561,11 +560,9 @@ class BackMarketClient(SyncClientBase):
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
         )
-        owns = http_client is None
-        http = http_client or httpx.Client(
-            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._core: SyncCore = SyncCore(
+            http_client=http_client, transport=transport, timeout=timeout, **settings
         )
-        self._core: SyncCore = SyncCore(http_client=http, owns_http_client=owns, **settings)
         self.orders = Orders(self._core)
         self.orderlines = Orderlines(self._core)
 
@@ -707,11 +704,9 @@ class AsyncBackMarketClient(AsyncClientBase):
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
         )
-        owns = http_client is None
-        http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._core: AsyncCore = AsyncCore(
+            http_client=http_client, transport=transport, timeout=timeout, **settings
         )
-        self._core: AsyncCore = AsyncCore(http_client=http, owns_http_client=owns, **settings)
         self.orders = AsyncOrders(self._core)
         self.orderlines = AsyncOrderlines(self._core)
 

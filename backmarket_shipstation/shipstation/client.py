@@ -23,7 +23,6 @@ from typing_extensions import Unpack
 from .._convert import Model, to_camel
 from .._http import (
     DEFAULT_CLOCK,
-    DEFAULT_TIMEOUT,
     AsyncClientBase,
     AsyncCore,
     AsyncPaginator,
@@ -684,11 +683,9 @@ class ShipStationClient(_RateLimitView, SyncClientBase):
             clock=clock,
             retry_policy=retry_policy,
         )
-        owns = http_client is None
-        http = http_client or httpx.Client(
-            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._core: SyncCore = SyncCore(
+            http_client=http_client, transport=transport, timeout=timeout, **settings
         )
-        self._core: SyncCore = SyncCore(http_client=http, owns_http_client=owns, **settings)
         self.orders = Orders(self._core)
         self.shipments = Shipments(self._core)
         self.fulfillments = Fulfillments(self._core)
@@ -913,11 +910,9 @@ class AsyncShipStationClient(_RateLimitView, AsyncClientBase):
             clock=clock,
             retry_policy=retry_policy,
         )
-        owns = http_client is None
-        http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._core: AsyncCore = AsyncCore(
+            http_client=http_client, transport=transport, timeout=timeout, **settings
         )
-        self._core: AsyncCore = AsyncCore(http_client=http, owns_http_client=owns, **settings)
         self.orders = AsyncOrders(self._core)
         self.shipments = AsyncShipments(self._core)
         self.fulfillments = AsyncFulfillments(self._core)
