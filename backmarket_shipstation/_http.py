@@ -16,6 +16,10 @@ request through the same policy:
 
 Only the loops differ between sync and async (``clock.sleep`` vs ``await clock.asleep``,
 ``client.send`` vs ``await client.send``); every decision is made by shared pure code.
+
+httpx (about half of the clients' import time) is imported when a core is built, not when this
+module is: importing the clients stays cheap, and a function that meets an httpx object can
+only run once httpx is loaded, so its local ``import httpx`` is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -37,12 +41,10 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
-import httpx
 from typing_extensions import Self
 
 from .clock import Clock, SystemClock
@@ -59,6 +61,9 @@ from .errors import (
     RateLimitedError,
     ServerError,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -86,8 +91,24 @@ T = TypeVar("T")
 P = TypeVar("P")
 I = TypeVar("I")  # noqa: E741
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-"""Connect within 5 s, then allow 30 s for each read, write and pool wait."""
+if TYPE_CHECKING:
+    DEFAULT_TIMEOUT: httpx.Timeout
+    """Connect within 5 s, then allow 30 s for each read, write and pool wait."""
+
+
+def _default_timeout() -> httpx.Timeout:
+    """Connect within 5 s, then allow 30 s for each read, write and pool wait."""
+    import httpx
+
+    return httpx.Timeout(30.0, connect=5.0)
+
+
+def __getattr__(name: str) -> Any:
+    # DEFAULT_TIMEOUT is an httpx object, so it is made on first use (see the module text).
+    if name == "DEFAULT_TIMEOUT":
+        return _default_timeout()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEFAULT_CLOCK: Clock = SystemClock()
 """One process-wide real clock, so that clients built without ``clock=`` share limiters."""
@@ -177,6 +198,8 @@ def _without_credentials(response: httpx.Response, authorization: Secret) -> htt
         for key, value in response.headers.multi_items()
         if key.lower() not in ("content-length", "content-encoding", "transfer-encoding")
     ]
+    import httpx
+
     try:
         request: httpx.Request | None = response.request
     except RuntimeError:
@@ -313,6 +336,8 @@ _RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 def server_wait(headers: Mapping[str, str] | httpx.Headers, now: datetime | None) -> float | None:
     """The wait a response asks for: ``Retry-After`` (seconds or HTTP date), else
     ShipStation's ``X-Rate-Limit-Reset`` when no request is left in the window."""
+    import httpx
+
     if not isinstance(headers, httpx.Headers):
         headers = httpx.Headers(headers)
     retry_after = headers.get("retry-after")
@@ -322,6 +347,8 @@ def server_wait(headers: Mapping[str, str] | httpx.Headers, now: datetime | None
             return max(0.0, float(text))
         except ValueError:
             pass
+        from email.utils import parsedate_to_datetime  # ~8 ms to import; rarely needed
+
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
@@ -356,8 +383,11 @@ def decide_retry(
     """
     if attempt >= policy.max_attempts:
         return None
-    never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+    never_sent = False
     if error is not None:
+        import httpx
+
+        never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
         if not isinstance(error, (httpx.TimeoutException, httpx.TransportError)):
             return None
     elif status is None or (status not in _RETRYABLE_STATUSES and status < 500):
@@ -784,6 +814,8 @@ def shipstation_error(method: str, path: str, response: httpx.Response) -> APIEr
 def transport_error(api: str, method: str, path: str, exc: Exception) -> APIConnectionError:
     """The SDK error for an answer that never came. The message names the failure kind only:
     httpx messages can carry the full URL, whose query may hold buyers' names."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"{kind} (no answer in time)", api=api, method=method, path=path)
@@ -870,6 +902,8 @@ class _Core:
         :class:`AsyncCore` only carry them out, blocking or awaiting, and send back the answer
         (a response, or the exception the effect raised).
         """
+        import httpx
+
         attempt = 0
         while True:
             attempt += 1
@@ -949,15 +983,19 @@ class SyncCore(_Core):
         timeout: httpx.Timeout | float | None = None,
         **kwargs: Any,
     ) -> None:
+        import httpx
+
         super().__init__(**kwargs)
         # A client the caller passes stays theirs to close; one made here is ours.
         self._owns_http_client = http_client is None
         self.http = http_client or httpx.Client(
-            transport=transport, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
+            transport=transport, timeout=_default_timeout() if timeout is None else timeout
         )
 
     def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""
+        import httpx
+
         steps = self.policy(request)
         answer: Any = None
         while True:
@@ -997,15 +1035,19 @@ class AsyncCore(_Core):
         timeout: httpx.Timeout | float | None = None,
         **kwargs: Any,
     ) -> None:
+        import httpx
+
         super().__init__(**kwargs)
         # A client the caller passes stays theirs to close; one made here is ours.
         self._owns_http_client = http_client is None
         self.http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
+            transport=transport, timeout=_default_timeout() if timeout is None else timeout
         )
 
     async def send(self, request: Request[T]) -> T:
         """Run ``request`` through throttle, retry and error policy; return its parsed result."""
+        import httpx
+
         steps = self.policy(request)
         answer: Any = None
         while True:

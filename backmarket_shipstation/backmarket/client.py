@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeAlias
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._http import (
     DEFAULT_CLOCK,
@@ -50,6 +48,9 @@ from .models import (
     ReturnReason,
 )
 from .regions import ALL_COUNTRY_CODES, Region
+
+if TYPE_CHECKING:
+    import httpx  # only in annotations: httpx loads when a client is built
 
 __all__ = [
     "AsyncBackMarketClient",

@@ -15,9 +15,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
-import httpx
 from typing_extensions import Unpack
 
 from .._convert import Model, to_camel
@@ -67,6 +66,9 @@ from .models import (
     WebhookSubscriptionResult,
 )
 from .webhooks import WebhookResource, webhook_resource_request
+
+if TYPE_CHECKING:
+    import httpx  # only in annotations: httpx loads when a client is built
 
 __all__ = [
     "DEFAULT_BASE_URL",

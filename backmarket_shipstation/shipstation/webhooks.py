@@ -14,8 +14,6 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
-import httpx
-
 from .._http import Request, query
 from ..errors import PayloadError, UntrustedWebhookURLError
 from .models import FulfillmentPage, OrderPage, ShipmentPage, WebhookPayload
@@ -60,6 +58,8 @@ def webhook_resource_request(
     otherwise :class:`UntrustedWebhookURLError`. Only the path and query are taken from the
     payload.
     """
+    import httpx  # here, not at the top: importing the clients does not load httpx
+
     if not isinstance(payload, WebhookPayload):
         payload = parse_webhook_payload(payload)
     raw = payload.resource_url.strip()
