@@ -19,16 +19,13 @@ Only the loops differ between sync and async (``clock.sleep`` vs ``await clock.a
 
 httpx (about half of the clients' import time) is imported when a core is built, not when this
 module is: importing the clients stays cheap, and a function that meets an httpx object can
-only run once httpx is loaded, so its local ``import httpx`` is a dictionary lookup.
+only run once httpx is loaded, so its local ``import httpx`` is a dictionary lookup. The same
+goes for ``logging``, ``json``, ``hashlib``, ``base64`` and ``random`` (~10 ms together): httpx
+imports them all, so a client pays for them once it exists, and not before.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import logging
-import random
 import threading
 from collections import deque
 from collections.abc import (
@@ -63,6 +60,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import random
+
     import httpx
 
 __all__ = [
@@ -85,7 +84,8 @@ __all__ = [
     "shipstation_error",
 ]
 
-logger = logging.getLogger("backmarket_shipstation")
+_LOGGER_NAME = "backmarket_shipstation"
+_DEBUG = 10  # logging.DEBUG, without importing logging to say so
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -138,6 +138,8 @@ class Secret:
 
     def digest(self) -> str:
         """A one-way fingerprint, for keying shared state without keeping the secret."""
+        import hashlib
+
         return hashlib.sha256(self._value.encode()).hexdigest()
 
     def __repr__(self) -> str:
@@ -159,6 +161,8 @@ def _credential_fragments(authorization: Secret) -> list[bytes]:
     """The credential as an error body may echo it: the header value, its base64 part and,
     when that decodes to ``user:password``, each half (a token's, or ShipStation's key and
     secret). Longest first, so a whole is replaced before any of its parts."""
+    import base64
+
     value = authorization.reveal()
     fragments = {value}
     _, _, encoded = value.partition(" ")
@@ -209,6 +213,8 @@ def _without_credentials(response: httpx.Response, authorization: Secret) -> htt
 
 def basic_auth_value(username: str, password: str) -> Secret:
     """``Basic base64(user:password)``, as ShipStation expects."""
+    import base64
+
     raw = f"{username}:{password}".encode()
     return Secret("Basic " + base64.b64encode(raw).decode("ascii"))
 
@@ -598,6 +604,8 @@ def shared_limiter(
 
 def _decode_json(response: httpx.Response) -> Any:
     """The JSON body of an error answer, or None (error pages may be HTML or empty)."""
+    import json
+
     if not response.content:
         return None
     try:
@@ -611,6 +619,8 @@ def _decode_body(response: httpx.Response) -> Any:
 
     ``ValueError`` when the answer says it is JSON but is not: a body cut short or garbled.
     """
+    import json
+
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if not response.content.strip():
         return None
@@ -620,19 +630,27 @@ def _decode_body(response: httpx.Response) -> Any:
     return json.loads(response.content)
 
 
-@attrs.frozen
+# The effects a policy yields: plain slotted classes, as nothing but the two loops ever sees
+# them (an attrs class costs ~0.6 ms of import each, for methods these never use).
 class _Sleep:
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
-@attrs.frozen
 class _Send:
-    request: Request[Any]
+    __slots__ = ("request",)
+
+    def __init__(self, request: Request[Any]) -> None:
+        self.request = request
 
 
-@attrs.frozen
 class _Reread:
-    request: Request[Any]
+    __slots__ = ("request",)
+
+    def __init__(self, request: Request[Any]) -> None:
+        self.request = request
 
 
 _Effect = _Sleep | _Send | _Reread
@@ -845,6 +863,9 @@ class _Core:
         clock: Clock,
         rng: random.Random | None = None,
     ) -> None:
+        import logging
+        import random
+
         self.api: ApiName = api
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
@@ -854,6 +875,7 @@ class _Core:
         self._error_mapper = error_mapper
         self.clock = clock
         self._rng = rng or random.Random()
+        self._logger = logging.getLogger(_LOGGER_NAME)
         self.last_response: httpx.Response | None = None
         """The most recent HTTP answer (status, headers), for callers who want to look."""
 
@@ -881,7 +903,8 @@ class _Core:
         )
 
     def log(self, request: Request[Any], status: int | str, started: float, attempt: int) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
+        logger = self._logger
+        if logger.isEnabledFor(_DEBUG):
             names = "&".join(f"{k}=" for k, _ in request.params)
             where = f"{request.path}?{names}" if names else request.path
             elapsed = (self.clock.monotonic() - started) * 1000

@@ -10,7 +10,6 @@ webhook really points at, and rebuild the request from the configured base URL.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
@@ -39,6 +38,8 @@ _RESOURCE_PARSERS: Mapping[str, Any] = {
 def parse_webhook_payload(body: bytes | str | Mapping[str, Any]) -> WebhookPayload:
     """The webhook POST body (raw bytes, text or decoded JSON) as a :class:`WebhookPayload`."""
     if isinstance(body, (bytes, str)):
+        import json  # loaded by httpx anyway; not needed to import the clients
+
         try:
             body = json.loads(body)
         except ValueError:
