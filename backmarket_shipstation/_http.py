@@ -26,6 +26,7 @@ imports them all, so a client pays for them once it exists, and not before.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import (
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     """Connect within 5 s, then allow 30 s for each read, write and pool wait."""
 
 
+@functools.cache  # one shared object, as when it was a module constant
 def _default_timeout() -> httpx.Timeout:
     """Connect within 5 s, then allow 30 s for each read, write and pool wait."""
     import httpx
