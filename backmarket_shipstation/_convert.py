@@ -20,7 +20,9 @@ Rules every model follows (see docs/models-*.md):
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import re
 import sys
 import types
@@ -155,6 +157,21 @@ class DatetimeCodec:
         return self.parse(value)
 
     def parse(self, value: object) -> datetime:
+        if type(value) is str and _FROMISOFORMAT_IS_LENIENT:
+            # The common case in one step, in C; anything unusual takes the full path below.
+            try:
+                parsed = _fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=self.zone)
+                # Any instant of these years can be written back in any zone.
+                if 1 < parsed.year < 9999:
+                    return parsed if self.style == "rfc3339" else parsed.astimezone(self.zone)
+        return self._parse_any(value)
+
+    def _parse_any(self, value: object) -> datetime:
         if type(value) is not str:
             if isinstance(value, datetime):
                 return value if value.tzinfo else value.replace(tzinfo=self.zone)
@@ -174,13 +191,22 @@ class DatetimeCodec:
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
         if self.style == "rfc3339":
-            utc = value.astimezone(UTC)
-            text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-            if utc.microsecond:
-                text += f".{utc.microsecond:06d}"
-            return text + "Z"
-        local = value.astimezone(self.zone)
-        return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{local.microsecond:06d}0"
+            moment = value.astimezone(UTC)
+            end = f".{moment.microsecond:06d}Z" if moment.microsecond else "Z"
+        else:
+            moment = value.astimezone(self.zone)
+            end = f".{moment.microsecond:06d}0"
+        # Built from a table of two-digit strings: strftime or isoformat plus trimming cost
+        # several times as much, and every order carries a few date-times.
+        two = _TWO_DIGITS
+        return (
+            f"{moment.year:04d}-{two[moment.month]}-{two[moment.day]}"
+            f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{end}"
+        )
+
+
+_TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
+_fromisoformat = datetime.fromisoformat
 
 
 # --------------------------------------------------------------------------------------
@@ -555,7 +581,7 @@ class ModelConverter:
         if not detailed and not self._forbid_extra_keys:
             # The hot path: code generated for this class. The detailed path (only run to
             # name a field after a failure) and the strict path keep cattrs' own.
-            return _compile(cls, fields, wire, conv, extras_name, known, blank)
+            return _compile(cls, fields, wire, self, conv, extras_name, known, blank)
         set_attr = object.__setattr__
 
         def structure(data: Any, _: type) -> Any:
@@ -620,6 +646,7 @@ def _compile(
     cls: type,
     fields: list[attrs.Attribute[Any]],
     wire: Mapping[str, str],
+    converter: ModelConverter,
     conv: cattrs.Converter,
     extras_name: str,
     known: frozenset[str],
@@ -627,29 +654,48 @@ def _compile(
 ) -> Callable[[Any, type], Any]:
     """Generate ``cls``'s structuring function: the hot path of parsing every payload.
 
-    Like cattrs' generated code, but text, integer and boolean fields are checked inline
-    (``type(v) is str``) instead of through a hook call, ``None`` in an optional field costs
-    one comparison, and the ``extras`` (unknown keys, nulls, blanks) are gathered on the way
-    with C-level set and membership checks. Anything unusual goes to the field's strict hook,
-    which accepts the value or raises; the caller then re-runs cattrs' detailed path to name
-    the bad field.
+    Like cattrs' generated code, but each field is converted inline for its type: text,
+    integers and booleans are checked with ``type(v) is str``, enum members come from the
+    member table, decimal strings go straight to ``Decimal``, lists of models are built with a
+    comprehension, and ``None`` in an optional field costs one comparison. The object is filled
+    through its slots, as attrs' ``__init__`` would, without a keyword call. The ``extras``
+    (unknown keys, nulls, blanks) are gathered with C-level set and membership checks.
+    Anything unusual goes to the field's strict hook, which accepts the value or raises; the
+    caller then re-runs cattrs' detailed path to name the bad field.
     """
     hints = typing.get_type_hints(cls)
+    setters = _slot_setters(cls)
     namespace: dict[str, Any] = {
         "__cls": cls,
         "__known": known,
         "__known_all": known.issuperset,
+        "__absent": dict.fromkeys(known),
+        "__fromkeys": dict.fromkeys,
+        "__compress": itertools.compress,
+        "__map": map,
+        "__is": operator.is_,
+        "__nones": itertools.repeat(None),
         "__Mapping": Mapping,
         "__bad": _not_an_object,
         "__set": object.__setattr__,
+        "__new": object.__new__,
+        "__str": str,
+        "__int": int,
+        "__list": list,
+        "__tuple": tuple,
+        "__Decimal": Decimal,
     }
     lines = [
         "def build(data, _):",
         "    if type(data) is not dict and not isinstance(data, __Mapping):",
         "        __bad(data)",
         "    extras = None if __known_all(data) else {k: data[k] for k in data.keys() - __known}",
-        "    get = data.get",
+        # API payloads carry every key (null when unset): then a subscript per field is
+        # enough; otherwise the absent keys read as None from a completed copy.
+        "    src = data if data.keys() >= __known else {**__absent, **data}",
     ]
+    if setters is not None:
+        lines.append("    obj = __new(__cls)")
     arguments = []
     for index, field in enumerate(fields):
         declared = hints[field.name]
@@ -659,34 +705,113 @@ def _compile(
         namespace[f"__t{index}"] = inner
         key = wire[field.name]
         value = f"v{index}"
-        lines.append(f"    {value} = get({key!r})" if optional else f"    {value} = data[{key!r}]")
-        lines.append(f"    if {value} is not None:" if optional else "    if True:")
+        lines.append(f"    {value} = src[{key!r}]" if optional else f"    {value} = data[{key!r}]")
+        body = _structure_lines(value, index, inner, converter, conv, namespace)
+        if optional:
+            lines.append(f"    if {value} is not None:")
+            indent = "        "
+        else:
+            indent = "    "
         if key in blank:
             lines += [
-                f"        if {value} == '':",
-                f"            {value} = None",
-                "            extras = {} if extras is None else extras",
-                f"            extras[{key!r}] = ''",
+                f"{indent}if {value} == '':",
+                f"{indent}    {value} = None",
+                f"{indent}    extras = {{}} if extras is None else extras",
+                f"{indent}    extras[{key!r}] = ''",
+                f"{indent}else:",
             ]
-            lines.append(f"        el{_check(value, index, inner)}")
+            indent += "    "
+        lines += [indent + line for line in body]
+        if setters is not None:
+            namespace[f"__s{index}"] = setters[field.name]
+            lines.append(f"    __s{index}(obj, {value})")
         else:
-            lines.append(f"        {_check(value, index, inner)}")
-        lines.append(f"            {value} = __h{index}({value}, __t{index})")
-        arguments.append(f"{field.alias or field.name}={value}")
+            arguments.append(f"{field.alias or field.name}={value}")
+    if setters is None:
+        lines.append(f"    obj = __cls({', '.join(arguments)})")
     lines += [
-        f"    obj = __cls({', '.join(arguments)})",
         "    if None in data.values():",
         "        extras = {} if extras is None else extras",
-        "        for k, v in data.items():",
-        "            if v is None:",
-        "                extras[k] = None",
-        "    if extras:",
-        f"        __set(obj, {extras_name!r}, extras)",
-        "    return obj",
+        # The keys whose value is null, picked out in C.
+        "        extras.update(__fromkeys(__compress(data, __map(__is, data.values(), __nones))))",
     ]
+    if setters is not None:
+        namespace["__set_extras"] = setters[extras_name]
+        lines.append("    __set_extras(obj, {} if extras is None else extras)")
+    else:
+        lines += ["    if extras:", f"        __set(obj, {extras_name!r}, extras)"]
+    lines.append("    return obj")
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names
     built: Callable[[Any, type], Any] = namespace["build"]
     return built
+
+
+def _structure_lines(
+    value: str,
+    index: int,
+    inner: Any,
+    converter: ModelConverter,
+    conv: cattrs.Converter,
+    namespace: dict[str, Any],
+) -> list[str]:
+    """The statements converting a present ``value`` of type ``inner``, fastest form first."""
+    hook = f"__h{index}({value}, __t{index})"
+    if inner in _INLINE_CHECKED:
+        return [f"if type({value}) is not __t{index}:", f"    {value} = {hook}"]
+    if isinstance(inner, type) and issubclass(inner, (CodeEnum, TextEnum)):
+        namespace[f"__m{index}"] = inner._value2member_map_.get
+        # The exact type first: True must not find the member of 1.
+        exact = "__int" if issubclass(inner, CodeEnum) else "__str"
+        return [
+            f"m = __m{index}({value}) if type({value}) is {exact} else None",
+            f"{value} = m if m is not None else {hook}",
+        ]
+    if inner is datetime:
+        namespace[f"__p{index}"] = converter._datetimes.parse
+        return [f"{value} = __p{index}({value})"]
+    if inner is Decimal and converter._money == "string":
+        return [
+            f"if type({value}) is __str:",
+            f"    {value} = __Decimal({value})",
+            f"    if not {value}.is_finite():",
+            f"        {value} = {hook}",
+            "else:",
+            f"    {value} = {hook}",
+        ]
+    if is_sequence(inner) and not _is_str_type(inner):
+        item = _item_type(inner)
+        namespace[f"__e{index}"] = conv.get_structure_hook(item)
+        namespace[f"__et{index}"] = item
+        return [
+            f"if type({value}) is __list:",
+            f"    {value} = __tuple([__e{index}(x, __et{index}) for x in {value}])",
+            "else:",
+            f"    {value} = {hook}",
+        ]
+    return [f"{value} = {hook}"]
+
+
+def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
+    """The setters of ``cls``'s field slots, or None where attrs' ``__init__`` must run.
+
+    attrs' frozen ``__init__`` stores each field with ``object.__setattr__``; storing through
+    the slot descriptors does the same, faster, and skips a keyword call of some thirty
+    arguments per object.
+    """
+    if getattr(cls, "__attrs_post_init__", None) or getattr(cls, "__attrs_pre_init__", None):
+        return None
+    setters: dict[str, Callable[[Any, Any], None]] = {}
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None:
+            return None
+        descriptor = next(
+            (klass.__dict__[field.name] for klass in cls.__mro__ if field.name in klass.__dict__),
+            None,
+        )
+        if not isinstance(descriptor, types.MemberDescriptorType):
+            return None
+        setters[field.name] = descriptor.__set__
+    return setters
 
 
 def _compile_unstructure(
@@ -697,21 +822,17 @@ def _compile_unstructure(
     extras_name: str,
 ) -> Callable[[Any], dict[str, Any]]:
     """Generate ``cls``'s ``to_dict``: unset (``None``) fields left out with an identity test,
-    text, numbers and booleans copied without a hook call, then the ``extras`` written back."""
+    each value written in the fastest form for its type (as is, an enum's value, a list
+    comprehension of nested models...), then the ``extras`` written back."""
     hints = typing.get_type_hints(cls)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__list": list, "__str": str}
     lines = ["def unstructure(obj):", "    out = {}"]
     for index, field in enumerate(fields):
         declared = hints[field.name]
         optional = _is_optional(declared)
         inner = _inner(declared) if optional else declared
-        hook = conv.get_unstructure_hook(inner)
         key = converter.wire_name(cls, field)
-        if hook is identity:
-            expression = f"v{index}"
-        else:
-            namespace[f"__h{index}"] = hook
-            expression = f"__h{index}(v{index})"
+        expression = _unstructure_expression(f"v{index}", index, inner, converter, conv, namespace)
         lines.append(f"    v{index} = obj.{field.name}")
         if optional:
             lines.append(f"    if v{index} is not None:")
@@ -731,11 +852,30 @@ def _compile_unstructure(
     return built
 
 
-def _check(value: str, index: int, inner: Any) -> str:
-    """The condition under which a present value goes through its hook."""
-    if inner in _INLINE_CHECKED:
-        return f"if type({value}) is not __t{index}:"
-    return "if True:"
+def _unstructure_expression(
+    value: str,
+    index: int,
+    inner: Any,
+    converter: ModelConverter,
+    conv: cattrs.Converter,
+    namespace: dict[str, Any],
+) -> str:
+    """The expression writing a present ``value`` of type ``inner`` to the wire."""
+    hook = conv.get_unstructure_hook(inner)
+    if hook is identity:
+        return value
+    if hook is _enum_value:
+        return f"{value}._value_"
+    if inner is Decimal and converter._money == "string":
+        return f"__str({value})"
+    if is_sequence(inner) and not _is_str_type(inner):
+        item_hook = conv.get_unstructure_hook(_item_type(inner))
+        if item_hook is identity:
+            return f"__list({value})"
+        namespace[f"__e{index}"] = item_hook
+        return f"[__e{index}(x) for x in {value}]"
+    namespace[f"__h{index}"] = hook
+    return f"__h{index}({value})"
 
 
 def _not_an_object(data: Any) -> None:
@@ -818,11 +958,16 @@ def _decimal_to_number(value: Decimal) -> int | float:
     # JSON numbers: ShipStation V1 sends and expects plain numbers for money and weights.
     # Whole amounts as integers, which JSON carries exactly whatever their size.
     number = float(value)
+    if number.is_integer() and -_EXACT_FLOAT_INTEGERS < number < _EXACT_FLOAT_INTEGERS:
+        return int(number)  # every whole amount in this range is exact as a float
     if not math.isfinite(number):
         raise ValueError(f"{value} cannot be written as a JSON number")
     if value == value.to_integral_value():
         return int(value)
     return number
+
+
+_EXACT_FLOAT_INTEGERS = 2.0**53
 
 
 def _parse_date(value: object) -> date:
