@@ -118,8 +118,8 @@ class StatusMap:
         Market reports it as state 9, "processed", all the same). Otherwise the order state
         goes through the table; ``None`` means the order is not to be imported.
         """
-        states = [line.state for line in order.lines]
-        if states and all(state in _UNFULFILLED_FINAL for state in states):
+        lines = order.lines
+        if lines and _UNFULFILLED_FINAL.issuperset([line.state for line in lines]):
             return OrderStatus.CANCELLED
         return self.shipstation_status(order.state)
 
