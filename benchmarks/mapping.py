@@ -8,8 +8,11 @@ For each Back Market order payload (JSON text, 1 to 3 lines, varied):
 - bare:     json.loads → json.dumps of the same text
 
 Both run in the same process on the same payloads; the best of ``--rounds`` is kept. The ratio
-mapped/bare is the figure that holds across machines (target: at most 2). ``--profile`` prints
-where the mapped path spends its time (cProfile, top 25 by cumulative time).
+mapped/bare is the figure that holds across machines (target: at most 2). The stages are then
+timed inside the same pipeline, and the typed layer (from_dict + map + to_dict, the SDK's own
+work) is shown against the bare JSON time too. ``--profile`` prints where the mapped path
+spends its time: pyinstrument's call tree when it is installed (``pip install pyinstrument``),
+cProfile's top 25 otherwise.
 """
 
 from __future__ import annotations
@@ -133,10 +136,49 @@ def best_of(rounds: int, run: Callable[[list[str]], None], texts: list[str]) -> 
     return best
 
 
-def _timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
+def staged(texts: list[str]) -> list[float]:
+    """The mapped pipeline with each stage timed where it runs (same objects, same order)."""
+    clock = time.perf_counter
+    totals = [0.0] * len(STAGES)
+    for text in texts:
+        t0 = clock()
+        data = json.loads(text)
+        t1 = clock()
+        order = BackMarketOrder.from_dict(data)
+        t2 = clock()
+        imported = to_shipstation_order(order, store_id=518236, catalog=CATALOG)
+        t3 = clock()
+        wire = imported.to_dict()
+        t4 = clock()
+        json.dumps(wire)
+        t5 = clock()
+        for index, (start, end) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
+            totals[index] += end - start
+    return totals
+
+
+STAGES = (
+    "json.loads",
+    "backmarket Order.from_dict",
+    "to_shipstation_order",
+    "shipstation Order.to_dict",
+    "json.dumps",
+)
+
+
+def _profile(texts: list[str]) -> None:
+    try:
+        from pyinstrument import Profiler  # optional: pip install pyinstrument
+    except ImportError:
+        profiler = cProfile.Profile()
+        profiler.runcall(mapped, texts)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        return
+    sampler = Profiler(interval=0.0001)
+    sampler.start()
+    mapped(texts)
+    sampler.stop()
+    print(sampler.output_text(unicode=False, color=False))
 
 
 def main() -> None:
@@ -158,30 +200,16 @@ def main() -> None:
     print(f"bare json.loads+json.dumps:   {len(texts) / bare_seconds:10.0f} orders/s")
     print(f"ratio mapped / bare:          {mapped_seconds / bare_seconds:10.1f}x  (target <= 2x)")
 
-    # Where the mapped time goes, stage by stage (same payloads, best of the rounds).
-    loaded = [json.loads(text) for text in texts]
-    orders = [BackMarketOrder.from_dict(data) for data in loaded]
-    imported = [to_shipstation_order(o, store_id=518236, catalog=CATALOG) for o in orders]
-    wires = [order.to_dict() for order in imported]
-    stages: list[tuple[str, Callable[[], object]]] = [
-        ("json.loads", lambda: [json.loads(text) for text in texts]),
-        ("backmarket Order.from_dict", lambda: [BackMarketOrder.from_dict(d) for d in loaded]),
-        (
-            "to_shipstation_order",
-            lambda: [to_shipstation_order(o, store_id=518236, catalog=CATALOG) for o in orders],
-        ),
-        ("shipstation Order.to_dict", lambda: [order.to_dict() for order in imported]),
-        ("json.dumps", lambda: [json.dumps(wire) for wire in wires]),
-    ]
+    # Where the mapped time goes: each stage timed inside the pipeline (best of the rounds).
+    stage_seconds = min((staged(texts) for _ in range(args.rounds)), key=sum)
     print("stages (share of the bare JSON time):")
-    for name, stage in stages:
-        seconds = min(_timed(stage) for _ in range(args.rounds))
+    for name, seconds in zip(STAGES, stage_seconds, strict=True):
         print(f"  {name:28s} {seconds / bare_seconds:6.2f}x")
+    typed = sum(stage_seconds[1:4])
+    print(f"typed layer alone (from_dict + map + to_dict): {typed / bare_seconds:5.2f}x")
 
     if args.profile:
-        profiler = cProfile.Profile()
-        profiler.runcall(mapped, texts)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        _profile(texts)
 
 
 if __name__ == "__main__":
