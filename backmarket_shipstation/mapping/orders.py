@@ -142,7 +142,7 @@ def _person_name(address: BackMarketAddress) -> str | None:
 
 
 def _to_address(address: BackMarketAddress) -> ShipStationAddress:
-    # One comprehension rather than a _blank() call per field: this runs twice per order.
+    # One comprehension rather than a _blank() call per field: this runs for every order.
     company, street1, street2, city, state, postal_code, country, phone = [
         (value.strip() or None) if value else None
         for value in (
