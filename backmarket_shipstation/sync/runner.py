@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-
-import httpx
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock
@@ -17,7 +16,11 @@ from .store import SQLiteStore, SyncStore
 
 __all__ = ["Transports", "engines", "run_sync"]
 
-Transports = Callable[[AccountConfig], tuple[httpx.BaseTransport, httpx.BaseTransport]]
+if TYPE_CHECKING:
+    import httpx
+
+# A string: httpx loads when a client is built, not when the sync package is imported.
+Transports: TypeAlias = "Callable[[AccountConfig], tuple[httpx.BaseTransport, httpx.BaseTransport]]"
 """Gives the (Back Market, ShipStation) transports for an account: tests and the sandbox."""
 
 

@@ -74,3 +74,10 @@ def test_an_async_client_loads_what_it_awaits_with() -> None:
         "asyncio.run(client.aclose())"
     )
     assert {"httpx", "asyncio"} <= added
+
+
+def test_importing_the_sync_package_does_not_load_httpx() -> None:
+    # Its Transports alias names httpx types for type checkers only.
+    added = _added_modules("import backmarket_shipstation.sync")
+    assert "backmarket_shipstation.sync.runner" in added
+    assert "httpx" not in added
