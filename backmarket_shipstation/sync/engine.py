@@ -155,6 +155,7 @@ class SyncEngine:
         self.clock = clock or SystemClock()
         self._progress = progress
         self._adoptable: dict[int, ShipStationOrder] = {}
+        self._read_while_claiming: dict[int, ShipStationOrder] = {}
         self._leftovers: dict[int, list[WriteRecord]] = {}
         """Writes a crashed run left ``pending``, by order: settled once the order is seen."""
 
@@ -460,10 +461,13 @@ class SyncEngine:
             ):
                 shipped[order_id] = shipped_record
         window = len(shipped)
+        self._read_while_claiming = {}
         todo = self._notifications_to_send(shipped, report)
         if polling:
             todo.update(self._retry_notifications(report))
-        orders = self._shipstation_orders(todo, window)
+        orders = dict(self._read_while_claiming)
+        unread = {ss_order_id: todo[ss_order_id] for ss_order_id in todo.keys() - orders.keys()}
+        orders.update(self._shipstation_orders(unread, window))
         for count, (ss_order_id, (record, source)) in enumerate(sorted(todo.items())):
             self._progress_tick("notify", count)
             ss_order = orders.get(ss_order_id)
@@ -487,13 +491,25 @@ class SyncEngine:
     ) -> dict[int, tuple[OrderRecord, Shipment | Fulfillment]]:
         """Keep the shipments of our orders whose ship write is not done yet."""
         todo: dict[int, tuple[OrderRecord, Shipment | Fulfillment]] = {}
+        failed_imports: set[str] | None = None
         for ss_order_id, source in shipped.items():
             bm_order_id = _backmarket_id(source.order_number)
             record = (
                 None if bm_order_id is None else self.store.get_order(self.account, bm_order_id)
             )
             if bm_order_id is not None and (record is None or record.ss_order_id is None):
-                record = self._claim_shipped(bm_order_id, ss_order_id, source, record)
+                if failed_imports is None:
+                    failed_imports = {
+                        f.ref for f in self.store.failures(self.account) if f.stage == "import"
+                    }
+                record = self._claim_shipped(
+                    bm_order_id,
+                    ss_order_id,
+                    source,
+                    record,
+                    import_failed=str(bm_order_id) in failed_imports,
+                    report=report,
+                )
             if record is None or record.ss_order_id != ss_order_id:
                 continue  # another store's order, or not imported by us
             done = self.store.get_write(self.account, record.bm_order_id, _NOTIFIED)
@@ -508,16 +524,31 @@ class SyncEngine:
         ss_order_id: int,
         source: Shipment | Fulfillment,
         record: OrderRecord | None,
+        *,
+        import_failed: bool,
+        report: AccountReport,
     ) -> OrderRecord | None:
         """The record of one of our orders shipped in ShipStation whose id the store lacks.
 
         A run that dies after ShipStation created the order and before its id was stored
         leaves no record; once the packer ships the order, ShipStation refuses every update
-        of it, so no later import stores the id either, and without it the label would never
-        be reported. The deterministic ``orderKey`` proves the order is ours.
+        of it, so no later import stores the id either, and without it the shipment would
+        never be reported. The deterministic ``orderKey`` proves the order is ours: a label
+        carries it; a fulfillment (mark as shipped) does not, so the order is read, but only
+        when its import has failed here (fulfillments cannot be filtered by store, and other
+        stores' order numbers may look like Back Market ids: they cost no call).
         """
         order_key = self._order_key(bm_order_id)
-        if getattr(source, "order_key", None) != order_key:
+        source_key = getattr(source, "order_key", None)
+        if source_key is None and import_failed:
+            try:
+                read = self.ss.orders.get(ss_order_id)
+            except BackMarketShipStationError as exc:
+                self._fail(report, "notify", bm_order_id, exc)
+                return record
+            self._read_while_claiming[ss_order_id] = read  # the notify step needs it too
+            source_key = read.order_key
+        if source_key != order_key:
             return record
         claimed = OrderRecord(
             account=self.account,

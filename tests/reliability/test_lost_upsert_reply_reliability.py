@@ -5,15 +5,25 @@ the sync must settle instead of failing the import forever."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-from reliability_support import Sent, WireTap, invariant_violations, pack, store_orders
+from reliability_support import (
+    Sent,
+    WireTap,
+    delivered_ship_posts,
+    identifier_notes,
+    invariant_violations,
+    pack,
+    store_orders,
+)
 
 from backmarket_shipstation.clock import VirtualClock
 from backmarket_shipstation.sandbox import Sandbox
+from backmarket_shipstation.shipstation import ShipStationClient
 from backmarket_shipstation.sync import (
     AccountConfig,
     RunReport,
@@ -86,3 +96,74 @@ def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path
         bm_order = sandbox.backmarket.get_order(int(ss_order["orderNumber"]))
         assert bm_order is not None
         assert bm_order["state"] == 9, ss_order["orderNumber"]
+
+
+def test_an_order_created_by_a_killed_run_then_marked_shipped_is_still_reported(
+    tmp_path: Path,
+) -> None:
+    """The same, when the packer marks the order shipped (a fulfillment, no label).
+
+    A fulfillment carries no orderKey: the sync reads the order to check it is ours, and only
+    for an order whose import it has seen fail, so other stores' fulfillments cost nothing.
+    """
+    clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    sandbox = Sandbox(seed=5, orders=3, clock=clock)
+    log: list[Sent] = []
+    config = sandbox_config(sandbox, state_path=str(tmp_path / "killed.sqlite3"))
+    options = SyncOptions(initial_lookback=timedelta(days=150))
+
+    def transports(_: AccountConfig) -> tuple[WireTap, WireTap]:
+        return (
+            WireTap(sandbox.backmarket_transport(), "backmarket", log),
+            KillAfterUpsert(sandbox.shipstation_transport(), "shipstation", log),
+        )
+
+    def sync() -> RunReport:
+        with SQLiteStore(config.state_path) as store:
+            report = run_sync(
+                config, store=store, options=options, clock=clock, transports=transports
+            )
+        clock.advance(600)
+        return report
+
+    KillAfterUpsert.armed = False
+    sync()
+    lost = str(sandbox.backmarket.new_order()["order_id"])
+    clock.advance(600)
+    KillAfterUpsert.armed = True
+    with pytest.raises(Killed):
+        sync()
+    created = [o for o in store_orders(sandbox) if o["orderNumber"] == lost]
+    assert len(created) == 1
+    with ShipStationClient(
+        api_key=sandbox.shipstation_api_key,
+        api_secret=sandbox.shipstation_api_secret,
+        transport=sandbox.shipstation_transport(),
+        clock=clock,
+    ) as packer:
+        for number, ss_order in enumerate(created):
+            notes = identifier_notes(sandbox, ss_order)
+            if notes:
+                sandbox.shipstation.set_internal_notes(int(ss_order["orderId"]), notes)
+            packer.orders.mark_as_shipped(
+                int(ss_order["orderId"]),
+                carrier_code="colissimo",
+                tracking_number=f"6A{number:011d}",
+                notify_customer=False,
+                notify_sales_channel=False,
+            )
+    clock.advance(3600)
+
+    reports = [sync() for _ in range(3)]
+
+    assert reports[-1].exit_code == 0, reports[-1].to_text()
+    ships = delivered_ship_posts(log)
+    for number, ss_order in enumerate(created):
+        bm_order = sandbox.backmarket.get_order(int(ss_order["orderNumber"]))
+        assert bm_order is not None
+        assert bm_order["state"] == 9, ss_order["orderNumber"]
+        assert bm_order["tracking_number"] == f"6A{number:011d}"
+        assert ships[int(ss_order["orderNumber"])] == 1
+    # Each claimed order is read once: the read that proves it ours also serves the notify.
+    reads = Counter(sent.path for sent in log if sent.api == "shipstation" and sent.method == "GET")
+    assert reads[f"/orders/{created[0]['orderId']}"] == 1
