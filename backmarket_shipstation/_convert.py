@@ -668,7 +668,6 @@ def _compile(
     namespace: dict[str, Any] = {
         "__cls": cls,
         "__known": known,
-        "__known_all": known.issuperset,
         "__absent": dict.fromkeys(known),
         "__fromkeys": dict.fromkeys,
         "__compress": itertools.compress,
@@ -684,15 +683,22 @@ def _compile(
         "__list": list,
         "__tuple": tuple,
         "__Decimal": Decimal,
+        "__float": float,
+        "__repr": repr,
+        "__EXACT": 2**53,
     }
     lines = [
         "def build(data, _):",
         "    if type(data) is not dict and not isinstance(data, __Mapping):",
         "        __bad(data)",
-        "    extras = None if __known_all(data) else {k: data[k] for k in data.keys() - __known}",
+        # dict views compare with a set in C, key by key; frozenset.issuperset(a dict) would
+        # first copy the keys into a new set.
+        "    keys = data.keys()",
+        "    extras = None if keys <= __known else {k: data[k] for k in keys - __known}",
         # API payloads carry every key (null when unset): then a subscript per field is
-        # enough; otherwise the absent keys read as None from a completed copy.
-        "    src = data if data.keys() >= __known else {**__absent, **data}",
+        # enough, and a None read is a null to keep. Otherwise the absent keys read as None
+        # from a completed copy, and the nulls are found at the end.
+        "    src = data if keys >= __known else {**__absent, **data}",
     ]
     if setters is not None:
         lines.append("    obj = __new(__cls)")
@@ -722,6 +728,12 @@ def _compile(
             ]
             indent += "    "
         lines += [indent + line for line in body]
+        if optional:
+            lines += [
+                "    elif src is data:",
+                "        extras = {} if extras is None else extras",
+                f"        extras[{key!r}] = None",
+            ]
         if setters is not None:
             namespace[f"__s{index}"] = setters[field.name]
             lines.append(f"    __s{index}(obj, {value})")
@@ -730,7 +742,7 @@ def _compile(
     if setters is None:
         lines.append(f"    obj = __cls({', '.join(arguments)})")
     lines += [
-        "    if None in data.values():",
+        "    if src is not data and None in data.values():",
         "        extras = {} if extras is None else extras",
         # The keys whose value is null, picked out in C.
         "        extras.update(__fromkeys(__compress(data, __map(__is, data.values(), __nones))))",
@@ -775,6 +787,20 @@ def _structure_lines(
             f"    {value} = __Decimal({value})",
             f"    if not {value}.is_finite():",
             f"        {value} = {hook}",
+            "else:",
+            f"    {value} = {hook}",
+        ]
+    if inner is Decimal:
+        # A JSON number. repr() of a float is the shortest text that reads back as the same
+        # float, so its Decimal always goes back out unchanged; integers are exact while a
+        # float can carry them. The rest (non-finite, huge) goes to the hook, which refuses.
+        return [
+            f"if type({value}) is __float:",
+            f"    {value} = __Decimal(__repr({value}))",
+            f"    if not {value}.is_finite():",
+            f"        {value} = {hook}",
+            f"elif type({value}) is __int and -__EXACT < {value} < __EXACT:",
+            f"    {value} = __Decimal({value})",
             "else:",
             f"    {value} = {hook}",
         ]

@@ -36,6 +36,9 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 SNAKE = ModelConverter(
     api="fast", naming="snake", money="string", datetimes=DatetimeCodec(UTC, "rfc3339")
 )
+CAMEL = ModelConverter(
+    api="fastcamel", naming="camel", money="number", datetimes=DatetimeCodec(PACIFIC, "pacific7")
+)
 
 
 class FastModel(Model):
@@ -75,18 +78,32 @@ class Box(FastModel):
     extras: Mapping[str, Any] = extras_field()
 
 
+class CamelModel(Model):
+    __slots__ = ()
+    _converter = CAMEL
+
+
+@attrs.frozen(kw_only=True)
+class Parcel(CamelModel):
+    parcel_id: int
+    amount: Decimal | None = None
+    fee: Decimal | None = None
+    shipped_at: datetime | None = None
+    extras: Mapping[str, Any] = extras_field()
+
+
 def _reference(payload: Any, cls: type[Model]) -> Any:
     """cattrs' own structuring code for the same converter rules (the detailed path)."""
-    return SNAKE._detailed.structure(payload, cls)
+    return cls._converter._detailed.structure(payload, cls)
 
 
 def _fast(payload: Any, cls: type[Model]) -> Any:
-    return SNAKE._fast.structure(payload, cls)
+    return cls._converter._fast.structure(payload, cls)
 
 
-def _outcome(run: Any, payload: Any) -> tuple[str, Any]:
+def _outcome(run: Any, payload: Any, cls: type[Model] = Box) -> tuple[str, Any]:
     try:
-        obj = run(payload, Box)
+        obj = run(payload, cls)
     except Exception:
         return ("error", None)
     return ("ok", (obj, _all_extras(obj)))
@@ -135,6 +152,35 @@ box = st.fixed_dictionaries(
 @given(box)
 def test_fast_structuring_agrees_with_cattrs_own_code(payload: dict[str, Any]) -> None:
     assert _outcome(_fast, payload) == _outcome(_reference, payload)
+
+
+amount = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers()
+    | st.sampled_from([2**53, -(2**53), 2**53 - 1, 10**400, True, "1.5", None])
+    | value
+)
+parcel = st.fixed_dictionaries(
+    {"parcelId": st.integers(0, 5)},
+    optional={
+        "amount": amount,
+        "fee": amount,
+        "shippedAt": st.sampled_from(["2025-03-10T08:30:12.4829130", "2025-03-09T02:30:00"])
+        | value,
+    },
+)
+
+
+@given(parcel)
+def test_fast_json_number_money_agrees_with_cattrs_own_code(payload: dict[str, Any]) -> None:
+    assert _outcome(_fast, payload, Parcel) == _outcome(_reference, payload, Parcel)
+
+
+@pytest.mark.parametrize("bad", [True, float("inf"), float("nan"), 10**400])
+def test_json_number_money_refuses_what_cannot_go_back_out(bad: Any) -> None:
+    with pytest.raises(PayloadError) as caught:
+        Parcel.from_dict({"parcelId": 1, "amount": bad})
+    assert caught.value.path == "amount"
 
 
 @pytest.mark.parametrize(
