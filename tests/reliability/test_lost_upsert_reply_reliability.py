@@ -6,6 +6,7 @@ the sync must settle instead of failing the import forever."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -51,11 +52,13 @@ class KillAfterUpsert(WireTap):
         return response
 
 
-def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path: Path) -> None:
+def _killable_sync(
+    tmp_path: Path, *, seed: int
+) -> tuple[VirtualClock, Sandbox, list[Sent], Callable[[], RunReport]]:
+    """A sandbox, the wire log, and a sync that runs as a new process each time (its own
+    store) and dies after createorders while ``KillAfterUpsert.armed``; disarmed to start."""
     clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
-    sandbox = Sandbox(seed=4, orders=3, clock=clock)
-    for _ in range(5):
-        sandbox.backmarket.new_order()
+    sandbox = Sandbox(seed=seed, orders=3, clock=clock)
     log: list[Sent] = []
     config = sandbox_config(sandbox, state_path=str(tmp_path / "killed.sqlite3"))
     options = SyncOptions(initial_lookback=timedelta(days=150))
@@ -67,7 +70,7 @@ def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path
         )
 
     def sync() -> RunReport:
-        with SQLiteStore(config.state_path) as store:  # a new process each time
+        with SQLiteStore(config.state_path) as store:
             report = run_sync(
                 config, store=store, options=options, clock=clock, transports=transports
             )
@@ -75,6 +78,13 @@ def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path
         return report
 
     KillAfterUpsert.armed = False
+    return clock, sandbox, log, sync
+
+
+def test_orders_created_by_a_killed_run_then_shipped_are_still_reported(tmp_path: Path) -> None:
+    clock, sandbox, log, sync = _killable_sync(tmp_path, seed=4)
+    for _ in range(5):
+        sandbox.backmarket.new_order()
     sync()  # a first run sets the cursors; nothing to import before the orders below
     for _ in range(4):
         sandbox.backmarket.new_order()
@@ -106,27 +116,7 @@ def test_an_order_created_by_a_killed_run_then_marked_shipped_is_still_reported(
     A fulfillment carries no orderKey: the sync reads the order to check it is ours, and only
     for an order whose import it has seen fail, so other stores' fulfillments cost nothing.
     """
-    clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
-    sandbox = Sandbox(seed=5, orders=3, clock=clock)
-    log: list[Sent] = []
-    config = sandbox_config(sandbox, state_path=str(tmp_path / "killed.sqlite3"))
-    options = SyncOptions(initial_lookback=timedelta(days=150))
-
-    def transports(_: AccountConfig) -> tuple[WireTap, WireTap]:
-        return (
-            WireTap(sandbox.backmarket_transport(), "backmarket", log),
-            KillAfterUpsert(sandbox.shipstation_transport(), "shipstation", log),
-        )
-
-    def sync() -> RunReport:
-        with SQLiteStore(config.state_path) as store:
-            report = run_sync(
-                config, store=store, options=options, clock=clock, transports=transports
-            )
-        clock.advance(600)
-        return report
-
-    KillAfterUpsert.armed = False
+    clock, sandbox, log, sync = _killable_sync(tmp_path, seed=5)
     sync()
     lost = str(sandbox.backmarket.new_order()["order_id"])
     clock.advance(600)
