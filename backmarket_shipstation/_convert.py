@@ -656,10 +656,11 @@ def _compile(
 
     Like cattrs' generated code, but each field is converted inline for its type: text,
     integers and booleans are checked with ``type(v) is str``, enum members come from the
-    member table, decimal strings go straight to ``Decimal``, lists of models are built with a
-    comprehension, and ``None`` in an optional field costs one comparison. The object is filled
-    through its slots, as attrs' ``__init__`` would, without a keyword call. The ``extras``
-    (unknown keys, nulls, blanks) are gathered with C-level set and membership checks.
+    member table, decimal strings and JSON-number amounts go straight to ``Decimal``, lists of
+    models are built with a comprehension, and ``None`` in an optional field costs one
+    comparison. The object is filled through its slots, as attrs' ``__init__`` would, without a
+    keyword call. The ``extras`` (unknown keys, nulls, blanks) are gathered on the way or with
+    C-level set and membership checks.
     Anything unusual goes to the field's strict hook, which accepts the value or raises; the
     caller then re-runs cattrs' detailed path to name the bad field.
     """
