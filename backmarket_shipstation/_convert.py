@@ -37,7 +37,7 @@ import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, override
 from typing_extensions import Self
 
 from .errors import PayloadError
@@ -512,13 +512,9 @@ class ModelConverter:
         conv.register_unstructure_hook(datetime, codec.format)
         conv.register_structure_hook(date, lambda v, _: _parse_date(v))
         conv.register_unstructure_hook(date, date.isoformat)
-        # ``X | None``: resolve X's hook once, instead of cattrs' generic union dispatch on
-        # every value (the most frequent call when parsing a payload).
+        # ``X | None`` in cattrs' own code (the detailed and strict paths): None, or X's hook.
         conv.register_structure_hook_factory(
             _is_optional, lambda t: _optional_structure(conv.get_structure_hook(_inner(t)), t)
-        )
-        conv.register_unstructure_hook_factory(
-            _is_optional, lambda t: _optional_unstructure(conv.get_unstructure_hook(_inner(t)))
         )
         # Text, numbers and booleans go out as they are: identity hooks, which cattrs' generated
         # code inlines (no call per field).
@@ -567,6 +563,12 @@ class ModelConverter:
     ) -> Callable[[Any, type], Any]:
         extras_name, fields = self._fields(cls)
         wire = {f.name: self.wire_name(cls, f) for f in fields}
+        known = frozenset(wire.values())
+        blank = frozenset(wire[f.name] for f in fields if f.metadata.get(BLANK_IS_NONE))
+        if not detailed and not self._forbid_extra_keys:
+            # The hot path: code generated for this class. The detailed path (only run to
+            # name a field after a failure) and the strict path keep cattrs' own.
+            return _compile(cls, fields, wire, self, conv, extras_name, known, blank)
         overrides = {name: override(rename=key) for name, key in wire.items()}
         overrides[extras_name] = override(omit=True)
         base = make_dict_structure_fn(
@@ -576,12 +578,6 @@ class ModelConverter:
             _cattrs_detailed_validation=detailed,
             **overrides,  # type: ignore[arg-type]
         )
-        known = frozenset(wire.values())
-        blank = frozenset(wire[f.name] for f in fields if f.metadata.get(BLANK_IS_NONE))
-        if not detailed and not self._forbid_extra_keys:
-            # The hot path: code generated for this class. The detailed path (only run to
-            # name a field after a failure) and the strict path keep cattrs' own.
-            return _compile(cls, fields, wire, self, conv, extras_name, known, blank)
         set_attr = object.__setattr__
 
         def structure(data: Any, _: type) -> Any:
@@ -616,27 +612,11 @@ class ModelConverter:
 
     def _unstructure_fn(self, conv: cattrs.Converter, cls: type[Model]) -> Callable[[Any], Any]:
         extras_name, fields = self._fields(cls)
-        overrides = {f.name: override(rename=self.wire_name(cls, f)) for f in fields}
-        overrides[extras_name] = override(omit=True)
-        base = make_dict_unstructure_fn(
-            cls,
-            conv,
-            _cattrs_omit_if_default=True,
-            **overrides,  # type: ignore[arg-type]
-        )
-
-        if all(f.default is None or f.default is attrs.NOTHING for f in fields):
-            return _compile_unstructure(cls, fields, self, conv, extras_name)
-
-        def unstructure(obj: Any) -> dict[str, Any]:
-            out = base(obj)
-            extras = getattr(obj, extras_name)
-            if extras:
-                for key, value in extras.items():
-                    out.setdefault(key, value)
-            return out
-
-        return unstructure
+        # to_dict() leaves out exactly the unset fields, which the model rules make None.
+        odd = [f.name for f in fields if f.default is not None and f.default is not attrs.NOTHING]
+        if odd:
+            raise TypeError(f"{cls.__name__}: optional fields must default to None: {odd}")
+        return _compile_unstructure(cls, fields, self, conv, extras_name)
 
 
 _INLINE_CHECKED = (str, int, bool)
@@ -924,30 +904,11 @@ def _optional_structure(
     inner: Callable[[Any, Any], Any], optional: Any
 ) -> Callable[[Any, Any], Any]:
     inner_type = _inner(optional)
-    if inner_type in (str, int, bool):
-        # The common case in one frame: None or exactly the type passes as is; anything else
-        # goes to the strict hook, which accepts or explains.
-        def structure_primitive(value: Any, _: Any) -> Any:
-            if value is None or type(value) is inner_type:
-                return value
-            return inner(value, inner_type)
-
-        return structure_primitive
 
     def structure(value: Any, _: Any) -> Any:
         return None if value is None else inner(value, inner_type)
 
     return structure
-
-
-def _optional_unstructure(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    if inner is identity:
-        return identity  # None passes through identity too, and cattrs inlines it
-
-    def unstructure(value: Any) -> Any:
-        return None if value is None else inner(value)
-
-    return unstructure
 
 
 def _item_type(t: Any) -> Any:

@@ -263,3 +263,14 @@ def test_json_numbers_keep_whole_amounts_exact(amount: Decimal, expected: float)
     written = _decimal_to_number(amount)
     assert written == expected
     assert type(written) is type(expected)
+
+
+def test_a_model_whose_optional_field_defaults_to_something_else_is_refused() -> None:
+    # to_dict() leaves out the fields equal to None: another default could not be told apart.
+    @attrs.frozen(kw_only=True)
+    class Odd(FastModel):
+        count: int | None = 0
+        extras: Mapping[str, Any] = extras_field()
+
+    with pytest.raises(TypeError, match="default to None"):
+        Odd().to_dict()
