@@ -255,9 +255,10 @@ class CarrierMap:
         services: Mapping[str, str] | None = None,
     ) -> CarrierMap:
         """A copy with some entries added or replaced (codes are matched case-insensitively)."""
+        # The fields' converter normalises the codes: a later key replaces an earlier equal one.
         return CarrierMap(
-            carriers={**self.carriers, **{_code_key(k): v for k, v in (carriers or {}).items()}},
-            services={**self.services, **{_code_key(k): v for k, v in (services or {}).items()}},
+            carriers={**self.carriers, **(carriers or {})},
+            services={**self.services, **(services or {})},
         )
 
     def shipper_for(

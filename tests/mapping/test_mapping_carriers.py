@@ -81,6 +81,10 @@ def test_caller_overrides() -> None:
     assert custom.shipper_for("acme_couriers").shipper == "Private Transporter"
     assert custom.shipper_for("dpd", "dpd_next_day").shipper == "DPD UK Express"
     assert custom.shipper_for("ups").shipper == "UPS"
+    # A default code given in another case is replaced, not shadowed.
+    replaced = DEFAULT_CARRIER_MAP.with_overrides(carriers={"UPS ": "UPS Express"})
+    assert replaced.shipper_for("ups").shipper == "UPS Express"
+    assert len(replaced.carriers) == len(DEFAULT_CARRIER_MAP.carriers)
     assert DEFAULT_CARRIER_MAP.shipper_for("acme_couriers").shipper == OTHER_SHIPPER
     assert CarrierMap(carriers={}).shipper_for("ups").shipper == "UPS"  # a real shipper name
 
