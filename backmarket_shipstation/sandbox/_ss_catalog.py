@@ -16,6 +16,7 @@ __all__ = [
     "SERVICES",
     "TAGS",
     "WEIGHT_UNIT_CODES",
+    "marketplace_entry",
 ]
 
 # Only 1 = ounces has been observed (shipstation.md §2.5); 2 and 3 are guesses, documented.
@@ -169,7 +170,8 @@ PACKAGES["fedex"] = _packages(
 )
 
 
-def _marketplace(name: str, marketplace_id: int, *, confirms: bool = True) -> dict[str, Any]:
+def marketplace_entry(name: str, marketplace_id: int, *, confirms: bool = True) -> dict[str, Any]:
+    """One ``GET /stores/marketplaces`` entry (id 0 is ShipStation's own manual store)."""
     return {
         "name": name,
         "marketplaceId": marketplace_id,
@@ -183,12 +185,12 @@ def _marketplace(name: str, marketplace_id: int, *, confirms: bool = True) -> di
 # IDs seen in the spec examples (shipstation.md §3.8); Back Market is added by the simulator
 # with its configurable id.
 MARKETPLACES: Final[tuple[dict[str, Any], ...]] = (
-    _marketplace("ShipStation", 0, confirms=False),
-    _marketplace("Amazon", 2),
-    _marketplace("3DCart", 23),
-    _marketplace("Amazon CA", 32),
-    _marketplace("WooCommerce", 36),
-    _marketplace("TradeGecko", 67),
+    marketplace_entry("ShipStation", 0, confirms=False),
+    marketplace_entry("Amazon", 2),
+    marketplace_entry("3DCart", 23),
+    marketplace_entry("Amazon CA", 32),
+    marketplace_entry("WooCommerce", 36),
+    marketplace_entry("TradeGecko", 67),
 )
 
 # Account tags for /orders/addtag and /accounts/listtags.

@@ -39,6 +39,7 @@ from backmarket_shipstation.sandbox._ss_catalog import (
     SERVICES,
     TAGS,
     WEIGHT_UNIT_CODES,
+    marketplace_entry,
 )
 from backmarket_shipstation.sandbox._ss_dates import (
     OffsetHandling,
@@ -404,16 +405,7 @@ class ShipStationSimulator:
         self.warehouse_id = 499_995
         self._route_table = self._routes()
         self._marketplaces = [dict(m) for m in MARKETPLACES]
-        self._marketplaces.append(
-            {
-                "name": "Back Market",
-                "marketplaceId": backmarket_marketplace_id,
-                "canRefresh": True,
-                "supportsCustomMappings": True,
-                "supportsCustomStatuses": False,
-                "canConfirmShipments": True,
-            }
-        )
+        self._marketplaces.append(marketplace_entry("Back Market", backmarket_marketplace_id))
         self.add_store(
             store_name="Manual Orders",
             marketplace_id=0,
