@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 import tracemalloc
 from datetime import datetime, timezone
 
+from sandbox_memory import MB, peak_rss_mb
+
 from backmarket_shipstation.backmarket import BackMarketClient
 from backmarket_shipstation.clock import VirtualClock
 from backmarket_shipstation.sandbox import Sandbox
-
-MB = 1024 * 1024
 
 
 def rss_mb() -> float:
@@ -37,11 +36,6 @@ def rss_mb() -> float:
         return pages * resource.getpagesize() / MB
     except OSError:
         return peak_rss_mb()
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MB if sys.platform == "darwin" else peak / 1024
 
 
 def main() -> None:
