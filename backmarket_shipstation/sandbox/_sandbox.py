@@ -20,7 +20,7 @@ from .counters import RequestCounters
 from .faults import FaultInjector, FaultPlan
 from .server import SandboxServer
 from .shipstation import ShipStationSimulator
-from .transport import RequestPipeline, SimulatorTransport
+from .transport import SimulatorTransport
 
 __all__ = [
     "BACKMARKET_PREFIX",
@@ -156,20 +156,12 @@ class ServedSandbox:
         self, sandbox: Sandbox, host: str, port: int, *, deliver_webhooks: bool = True
     ) -> None:
         self.sandbox = sandbox
+        # The same pipelines as the in-process transports: one fault injector and one set of
+        # counters per API, whichever way a client connects.
         self.server = SandboxServer(
             {
-                BACKMARKET_PREFIX: RequestPipeline(
-                    sandbox.backmarket.handle,
-                    sandbox.backmarket_faults,
-                    sandbox.counters,
-                    api="backmarket",
-                ),
-                SHIPSTATION_PREFIX: RequestPipeline(
-                    sandbox.shipstation.handle,
-                    sandbox.shipstation_faults,
-                    sandbox.counters,
-                    api="shipstation",
-                ),
+                BACKMARKET_PREFIX: sandbox.backmarket_transport().pipeline,
+                SHIPSTATION_PREFIX: sandbox.shipstation_transport().pipeline,
             },
             host=host,
             port=port,
