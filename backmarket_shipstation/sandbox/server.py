@@ -114,8 +114,8 @@ class SandboxServer:
     """Serve request pipelines by mount prefix on ``host:port`` (port 0 picks a free one).
 
     Use as a context manager, or :meth:`start` and :meth:`stop`. ``after_request`` is called with
-    the mount prefix after each answered request (the sandbox delivers ShipStation webhooks
-    from there).
+    the mount prefix after each answered request (a hook for embedders; the sandbox itself
+    delivers webhooks from a background thread, see :meth:`Sandbox.serve`).
     """
 
     def __init__(
