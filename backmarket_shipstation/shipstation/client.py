@@ -32,6 +32,7 @@ from .._http import (
     SyncClientBase,
     SyncCore,
     basic_auth_value,
+    no_content,
     query,
     shared_limiter,
     shipstation_error,
@@ -631,7 +632,7 @@ class Webhooks:
 
     def unsubscribe(self, webhook_id: int) -> None:
         """Delete a subscription."""
-        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=_ignore)
+        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=no_content)
         self._core.send(request)
 
     def fetch(self, payload: WebhookPayload | bytes | str | Mapping[str, Any]) -> WebhookResource:
@@ -650,10 +651,6 @@ class Webhooks:
         after the same host check as :meth:`fetch`."""
         first = webhook_resource_request(payload, self._core.base_url)
         return Paginator(self._core.send, first, _page_items, next_page)
-
-
-def _ignore(_: Any) -> None:
-    return
 
 
 class ShipStationClient(_RateLimitView, SyncClientBase):
@@ -873,7 +870,7 @@ class AsyncWebhooks:
 
     async def unsubscribe(self, webhook_id: int) -> None:
         """Delete a subscription."""
-        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=_ignore)
+        request = Request(method="DELETE", path=f"/webhooks/{int(webhook_id)}", parse=no_content)
         await self._core.send(request)
 
     async def fetch(

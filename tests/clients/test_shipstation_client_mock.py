@@ -514,6 +514,15 @@ def test_webhooks_subscribe_list_unsubscribe() -> None:
     assert recorder.methods()[-1] == ("DELETE", "/webhooks/123456")
 
 
+def test_unsubscribe_does_not_read_the_answer() -> None:
+    # Nothing in it is needed: a cut body must not turn a done DELETE into an error.
+    cut = httpx.Response(200, content=b'{"WebHookID": 12', headers=rate_headers())
+    cut.headers["Content-Type"] = "application/json"
+    ss, recorder, _ = client(lambda r: cut)
+    ss.webhooks.unsubscribe(123456)
+    assert recorder.methods() == [("DELETE", "/webhooks/123456")]
+
+
 def test_webhook_fetch_uses_the_client_credentials_on_the_configured_host() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/shipments":
