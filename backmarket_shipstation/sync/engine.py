@@ -319,7 +319,9 @@ class SyncEngine:
         if adopted is not None or (record is not None and record.ss_order_id is not None):
             existing = adopted
             if existing is None and record is not None and record.ss_order_id is not None:
-                existing = self._read_shipstation_order(record.ss_order_id, order_id, report)
+                existing = self._read_shipstation_order(
+                    record.ss_order_id, order_id, "import", report
+                )
             if existing is None:
                 return
             if existing.order_status not in _OPEN and record is not None:
@@ -352,7 +354,9 @@ class SyncEngine:
         if record.ss_order_id is None:
             report.skipped += 1
             return
-        existing = self._read_shipstation_order(record.ss_order_id, bm_order.order_id, report)
+        existing = self._read_shipstation_order(
+            record.ss_order_id, bm_order.order_id, "import", report
+        )
         if existing is None:
             return
         if existing.order_status not in _OPEN:
@@ -472,7 +476,9 @@ class SyncEngine:
             self._progress_tick("notify", count)
             ss_order = orders.get(ss_order_id)
             if ss_order is None:
-                ss_order = self._read_shipstation_order(ss_order_id, record.bm_order_id, report)
+                ss_order = self._read_shipstation_order(
+                    ss_order_id, record.bm_order_id, "notify", report
+                )
                 if ss_order is None:
                     continue
             self._notify(record, ss_order, source, report)
@@ -814,12 +820,13 @@ class SyncEngine:
             return None
 
     def _read_shipstation_order(
-        self, ss_order_id: int, bm_order_id: int, report: AccountReport
+        self, ss_order_id: int, bm_order_id: int, stage: str, report: AccountReport
     ) -> ShipStationOrder | None:
+        """The order, or ``None`` once the failure is recorded for ``stage`` to retry."""
         try:
             return self.ss.orders.get(ss_order_id)
         except BackMarketShipStationError as exc:
-            self._fail(report, "import", bm_order_id, exc)
+            self._fail(report, stage, bm_order_id, exc)
             return None
 
     def _read_orders(

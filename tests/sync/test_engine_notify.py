@@ -200,3 +200,33 @@ def test_missing_and_mistyped_imeis_are_reported_never_sent_then_sent_once_fixed
             if pair is not None and pair[0] == "IMEI":
                 assert line["imei"] == pair[1]
     assert world.store.failures() == []
+
+
+def test_a_shipstation_order_unreadable_while_notifying_is_retried_by_the_notify_loop(
+    make_world: Callable[..., World],
+) -> None:
+    """The read that fails is a notify failure: the next runs look the shipment up again,
+    even once it has left the notify window."""
+    world = _imported(make_world)
+    ss_order = world.open_orders()[0]
+    order_id = int(ss_order["orderNumber"])
+    world.pack_one(ss_order, world.notes_for(ss_order))
+    world.clock.advance(3600)
+    # Every attempt the client makes at reading the order fails (4 attempts by default).
+    world.sandbox.shipstation_faults.inject(
+        "server_error", 4, path_prefix=f"/orders/{ss_order['orderId']}"
+    )
+    world.wire.clear()
+
+    failed = world.sync().accounts[0]
+
+    assert [(f.stage, f.order_id) for f in failed.failures] == [("notify", order_id)]
+    assert world.wire.ship_posts() == Counter()
+
+    world.clock.advance(6 * 3600)  # the label is far behind the notify cursor now
+    healed = world.sync()
+
+    assert healed.exit_code == 0, healed.to_text()
+    assert world.wire.ship_posts() == Counter({order_id: 1})
+    assert world.bm_order(order_id)["state"] == 9
+    assert world.store.failures() == []
