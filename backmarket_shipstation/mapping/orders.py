@@ -209,7 +209,7 @@ def _line_options(line: OrderLine, product: CatalogProduct | None) -> tuple[Item
         options.append(known or ItemOption(name="Condition", value=f"code {int(line.condition)}"))
     brand = _blank(line.brand)
     if brand:
-        options.append(ItemOption(name="Brand", value=line.brand))
+        options.append(ItemOption(name="Brand", value=brand))
     if line.backcare:
         options.append(_BACKCARE_OPTION)
     if product is not None and product.options:

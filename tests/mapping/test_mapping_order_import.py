@@ -230,6 +230,14 @@ def test_imports_item_options(make_bm_order: MakeOrder) -> None:
     assert second.options[0] == ItemOption(name="Condition", value="code 77")
 
 
+def test_item_brand_is_trimmed_like_every_other_text(make_bm_order: MakeOrder) -> None:
+    lines = [line(brand="  samsung "), line(id=2, brand="   ")]
+    order = to_shipstation_order(make_bm_order(orderlines=lines, price="658.00"))
+    first, second = order.items or ()
+    assert ItemOption(name="Brand", value="samsung") in (first.options or ())
+    assert all(option.name != "Brand" for option in second.options or ())
+
+
 def test_imports_line_item_weight(make_bm_order: MakeOrder) -> None:
     catalog = {"ip13-128-mid-exc": CatalogProduct(weight=Weight.grams(240))}
     (item,) = to_shipstation_order(make_bm_order(), catalog=catalog).items or ()
