@@ -397,14 +397,12 @@ def _mark_as_shipped(
     )
 
 
-def _refresh_params(
+def refresh_store_request(
     store_id: int | None, refresh_date: datetime | date | str | None
 ) -> Request[SuccessResponse]:
-    return _post_query("/stores/refreshstore", storeId=store_id, refreshDate=_pacific(refresh_date))
-
-
-def _post_query(path: str, **params: object) -> Request[SuccessResponse]:
-    return Request(method="POST", path=path, params=query(**params), parse=_success)
+    """``POST /stores/refreshstore``: its arguments go in the query, not a body."""
+    params = query(storeId=store_id, refreshDate=_pacific(refresh_date))
+    return Request(method="POST", path="/stores/refreshstore", params=params, parse=_success)
 
 
 # --------------------------------------------------------------------------------------
@@ -605,7 +603,7 @@ class Stores:
         self, store_id: int | None = None, *, refresh_date: datetime | date | str | None = None
     ) -> SuccessResponse:
         """Start a store refresh (all refreshable stores when ``store_id`` is None)."""
-        return self._core.send(_refresh_params(store_id, refresh_date))
+        return self._core.send(refresh_store_request(store_id, refresh_date))
 
 
 class Webhooks:
@@ -843,7 +841,7 @@ class AsyncStores:
         self, store_id: int | None = None, *, refresh_date: datetime | date | str | None = None
     ) -> SuccessResponse:
         """Start a store refresh."""
-        return await self._core.send(_refresh_params(store_id, refresh_date))
+        return await self._core.send(refresh_store_request(store_id, refresh_date))
 
 
 class AsyncWebhooks:
