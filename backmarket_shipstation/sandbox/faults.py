@@ -34,7 +34,7 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Literal, get_args
 
 import httpx
 
@@ -54,17 +54,7 @@ FaultKind = Literal[
     "truncated_json",
     "malformed_json",
 ]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "server_error",
-    "rate_limit",
-    "firewall",
-    "connect_error",
-    "slow",
-    "timeout",
-    "reset",
-    "truncated_json",
-    "malformed_json",
-)
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 _SERVER_ERROR_STATUSES = (500, 502, 503, 504)
 
 
