@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from .errors import BackMarketShipStationError, UntrustedWebhookURLError
 from .shipstation.models import Fulfillment, Shipment
@@ -87,7 +88,7 @@ class WebhookReceiver:
 
     def url(self, account: str | None = None) -> str:
         """The URL to subscribe in ShipStation (it contains the path token, if any)."""
-        query = f"?account={account}" if account else ""
+        query = "?" + urlencode({"account": account}) if account else ""
         return f"http://{self.host}:{self.port}{self._path}{query}"
 
     def start(self) -> None:
@@ -127,11 +128,8 @@ class WebhookReceiver:
         route, _, query = path.partition("?")
         if not hmac.compare_digest(route.rstrip("/").encode(), self._path.encode()):
             return 404, "not found"
-        account = self._default
-        for pair in query.split("&"):
-            key, _, value = pair.partition("=")
-            if key == "account":
-                account = value
+        named = parse_qs(query, keep_blank_values=True).get("account")
+        account = named[-1] if named else self._default
         if account is None or account not in self._engines:
             return 400, "unknown or missing account"
         try:
