@@ -155,7 +155,6 @@ class SyncEngine:
         self.clock = clock or SystemClock()
         self._progress = progress
         self._adoptable: dict[int, ShipStationOrder] = {}
-        self._read_while_claiming: dict[int, ShipStationOrder] = {}
         self._leftovers: dict[int, list[WriteRecord]] = {}
         """Writes a crashed run left ``pending``, by order: settled once the order is seen."""
 
@@ -465,11 +464,10 @@ class SyncEngine:
             ):
                 shipped[order_id] = shipped_record
         window = len(shipped)
-        self._read_while_claiming = {}
-        todo = self._notifications_to_send(shipped, report)
+        orders: dict[int, ShipStationOrder] = {}  # read to claim an order: read no more
+        todo = self._notifications_to_send(shipped, orders, report)
         if polling:
             todo.update(self._retry_notifications(report))
-        orders = dict(self._read_while_claiming)
         unread = {ss_order_id: todo[ss_order_id] for ss_order_id in todo.keys() - orders.keys()}
         orders.update(self._shipstation_orders(unread, window))
         for count, (ss_order_id, (record, source)) in enumerate(sorted(todo.items())):
@@ -493,9 +491,13 @@ class SyncEngine:
             yield from self.ss.fulfillments.list(create_date_start=since)
 
     def _notifications_to_send(
-        self, shipped: Mapping[int, Shipment | Fulfillment], report: AccountReport
+        self,
+        shipped: Mapping[int, Shipment | Fulfillment],
+        read: dict[int, ShipStationOrder],
+        report: AccountReport,
     ) -> dict[int, tuple[OrderRecord, Shipment | Fulfillment]]:
-        """Keep the shipments of our orders whose ship write is not done yet."""
+        """Keep the shipments of our orders whose ship write is not done yet (``read``
+        gathers the ShipStation orders read to claim one, by id)."""
         todo: dict[int, tuple[OrderRecord, Shipment | Fulfillment]] = {}
         failed_imports: set[str] | None = None
         for ss_order_id, source in shipped.items():
@@ -514,6 +516,7 @@ class SyncEngine:
                     source,
                     record,
                     import_failed=str(bm_order_id) in failed_imports,
+                    read=read,
                     report=report,
                 )
             if record is None or record.ss_order_id != ss_order_id:
@@ -532,6 +535,7 @@ class SyncEngine:
         record: OrderRecord | None,
         *,
         import_failed: bool,
+        read: dict[int, ShipStationOrder],
         report: AccountReport,
     ) -> OrderRecord | None:
         """The record of one of our orders shipped in ShipStation whose id the store lacks.
@@ -548,12 +552,11 @@ class SyncEngine:
         source_key = getattr(source, "order_key", None)
         if source_key is None and import_failed:
             try:
-                read = self.ss.orders.get(ss_order_id)
+                ss_order = read[ss_order_id] = self.ss.orders.get(ss_order_id)
             except BackMarketShipStationError as exc:
                 self._fail(report, "notify", bm_order_id, exc)
                 return record
-            self._read_while_claiming[ss_order_id] = read  # the notify step needs it too
-            source_key = read.order_key
+            source_key = ss_order.order_key
         if source_key != order_key:
             return record
         claimed = OrderRecord(
