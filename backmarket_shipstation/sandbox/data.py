@@ -717,7 +717,7 @@ class OrderGenerator:
             raise IndexError(f"order index {index} out of range 0..{self.count - 1}")
         rng = self._rng(index)
         summary = self.summary(index)
-        market = next(m for m in MARKETS if m.code == summary.country_code)
+        market = MARKETS[self.markets[index]]
         order_id = summary.order_id
         created, modified = summary.created, summary.modified
 
