@@ -288,7 +288,7 @@ class BackMarketSimulator:
     def order_count(self) -> int:
         """How many orders are stored, listed or not."""
         with self._lock:
-            return self._generator.count + len(self._added_positions)
+            return self._position_count()
 
     def order_ids(self) -> list[int]:
         """Every stored order id, in creation order."""
