@@ -178,6 +178,20 @@ def _check_serial(value: str, order_id: str | int | None, sku: str | None) -> st
     return value
 
 
+def _identifier(
+    kind: IdentifierKind, value: str, order_id: str | int | None, sku: str | None
+) -> DeviceIdentifier:
+    """One identifier, checked as its kind requires (IMEI check digit, serial length)."""
+    check = _check_imei if kind is IdentifierKind.IMEI else _check_serial
+    return DeviceIdentifier(kind=kind, value=check(value, order_id, sku), sku=sku)
+
+
+def _is_imei_shaped(token: str) -> bool:
+    """15 digits, once the dashes of the TAC-SNR-CD form are removed."""
+    normalised = _normalise_imei_token(token)
+    return len(normalised) == 15 and normalised.isdigit()
+
+
 def _tokens(text: str) -> list[str]:
     return [token for token in _SEPARATORS_RE.split(text) if token]
 
@@ -197,25 +211,14 @@ def _labelled_values(
     found.extend(_bare_values(text[: matches[0].start()], sku, order_id, free_values_are_serials))
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        is_imei = match.group("label").lower().startswith("imei")
-        values = _value_tokens(text[match.end() : end], _looks_like_imei if is_imei else _has_digit)
-        for value in values:
-            if is_imei:
-                found.append(
-                    DeviceIdentifier(
-                        kind=IdentifierKind.IMEI,
-                        value=_check_imei(value, order_id, sku),
-                        sku=sku,
-                    )
-                )
-            else:
-                found.append(
-                    DeviceIdentifier(
-                        kind=IdentifierKind.SERIAL_NUMBER,
-                        value=_check_serial(value, order_id, sku),
-                        sku=sku,
-                    )
-                )
+        if match.group("label").lower().startswith("imei"):
+            kind, is_value = IdentifierKind.IMEI, _looks_like_imei
+        else:
+            kind, is_value = IdentifierKind.SERIAL_NUMBER, _has_digit
+        found.extend(
+            _identifier(kind, value, order_id, sku)
+            for value in _value_tokens(text[match.end() : end], is_value)
+        )
     return found
 
 
@@ -248,39 +251,24 @@ def _bare_values(
     text: str, sku: str | None, order_id: str | int | None, serials: bool
 ) -> list[DeviceIdentifier]:
     if serials:
-        found = []
-        for token in _value_tokens(text, _has_digit):
-            normalised = _normalise_imei_token(token)
-            if len(normalised) == 15 and normalised.isdigit():
-                found.append(
-                    DeviceIdentifier(
-                        kind=IdentifierKind.IMEI,
-                        value=_check_imei(normalised, order_id, sku),
-                        sku=sku,
-                    )
-                )
-            else:
-                found.append(
-                    DeviceIdentifier(
-                        kind=IdentifierKind.SERIAL_NUMBER,
-                        value=_check_serial(token, order_id, sku),
-                        sku=sku,
-                    )
-                )
-        return found
+        return [
+            _identifier(
+                IdentifierKind.IMEI if _is_imei_shaped(token) else IdentifierKind.SERIAL_NUMBER,
+                token,
+                order_id,
+                sku,
+            )
+            for token in _value_tokens(text, _has_digit)
+        ]
     return [
-        DeviceIdentifier(
-            kind=IdentifierKind.IMEI, value=_check_imei(match.group(), order_id, sku), sku=sku
-        )
+        _identifier(IdentifierKind.IMEI, match.group(), order_id, sku)
         for match in _FIFTEEN_DIGITS_RE.finditer(text)
     ]
 
 
 def _only_imeis(text: str) -> bool:
     tokens = _tokens(text)
-    return bool(tokens) and all(
-        len(t := _normalise_imei_token(token)) == 15 and t.isdigit() for token in tokens
-    )
+    return bool(tokens) and all(_is_imei_shaped(token) for token in tokens)
 
 
 def parse_device_identifiers(
