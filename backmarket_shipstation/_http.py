@@ -593,7 +593,7 @@ def shared_limiter(
     key = (kind, credential.digest(), id(clock))
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
-        if limiter is None or limiter.clock is not clock:
+        if limiter is None:
             limiter = factory(clock)
             _LIMITERS[key] = limiter
         return limiter
