@@ -13,38 +13,17 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TextIO
 
-from .backmarket.client import BackMarketClient
 from .backmarket.models import Address as BackMarketAddress
 from .backmarket.models import Order as BackMarketOrder
-from .shipstation.client import ShipStationClient
 from .shipstation.models import Address as ShipStationAddress
 from .shipstation.models import Order as ShipStationOrder
 from .sync.config import AccountConfig
+from .sync.runner import backmarket_client, shipstation_client
 
 __all__ = ["list_orders", "show_order"]
 
 _BM_PAGE = 50
 _SS_PAGE = 500
-
-
-def backmarket_client(account: AccountConfig) -> BackMarketClient:
-    """A Back Market client with the account's credentials and host."""
-    return BackMarketClient(
-        token=account.backmarket_token,
-        user_agent=account.backmarket_user_agent,
-        region=account.backmarket_region,
-        sandbox=account.backmarket_sandbox,
-        base_url=account.backmarket_base_url,
-    )
-
-
-def shipstation_client(account: AccountConfig) -> ShipStationClient:
-    """A ShipStation client with the account's key pair and host."""
-    return ShipStationClient(
-        api_key=account.shipstation_api_key,
-        api_secret=account.shipstation_api_secret,
-        base_url=account.shipstation_base_url,
-    )
 
 
 def list_orders(

@@ -44,26 +44,8 @@ def engines(
         result: list[SyncEngine] = []
         for account in config.accounts:
             bm_transport, ss_transport = transports(account) if transports else (None, None)
-            bm = stack.enter_context(
-                BackMarketClient(
-                    token=account.backmarket_token,
-                    user_agent=account.backmarket_user_agent,
-                    region=account.backmarket_region,
-                    sandbox=account.backmarket_sandbox,
-                    base_url=account.backmarket_base_url,
-                    transport=bm_transport,
-                    clock=clock,
-                )
-            )
-            ss = stack.enter_context(
-                ShipStationClient(
-                    api_key=account.shipstation_api_key,
-                    api_secret=account.shipstation_api_secret,
-                    base_url=account.shipstation_base_url,
-                    transport=ss_transport,
-                    clock=clock,
-                )
-            )
+            bm = stack.enter_context(backmarket_client(account, bm_transport, clock))
+            ss = stack.enter_context(shipstation_client(account, ss_transport, clock))
             result.append(
                 SyncEngine(
                     account=account.name,
@@ -77,6 +59,38 @@ def engines(
                 )
             )
         yield result
+
+
+def backmarket_client(
+    account: AccountConfig,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+) -> BackMarketClient:
+    """A Back Market client with the account's credentials and host."""
+    return BackMarketClient(
+        token=account.backmarket_token,
+        user_agent=account.backmarket_user_agent,
+        region=account.backmarket_region,
+        sandbox=account.backmarket_sandbox,
+        base_url=account.backmarket_base_url,
+        transport=transport,
+        clock=clock,
+    )
+
+
+def shipstation_client(
+    account: AccountConfig,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+) -> ShipStationClient:
+    """A ShipStation client with the account's key pair and host."""
+    return ShipStationClient(
+        api_key=account.shipstation_api_key,
+        api_secret=account.shipstation_api_secret,
+        base_url=account.shipstation_base_url,
+        transport=transport,
+        clock=clock,
+    )
 
 
 def run_sync(
