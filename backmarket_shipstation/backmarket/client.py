@@ -251,7 +251,9 @@ def _check_identifiers(
     owner: int | None, imei: str | None, serial_number: str | None, *, line: int | None = None
 ) -> None:
     # Back Market cannot correct an identifier once registered: refuse a typo before sending.
-    if imei is not None and not (len(imei) == 15 and imei.isdigit() and _luhn_ok(imei)):
+    if imei is not None and not (
+        len(imei) == 15 and imei.isascii() and imei.isdigit() and _luhn_ok(imei)
+    ):
         raise InvalidIMEIError(
             "an IMEI is 15 digits with a valid Luhn check digit",
             order_id=owner,

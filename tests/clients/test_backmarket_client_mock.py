@@ -350,6 +350,10 @@ def test_a_mistyped_imei_is_refused_before_it_becomes_permanent() -> None:
         bm.orders.ship(1, tracking_number="T", imei="490154203237519")
     with pytest.raises(InvalidIMEIError):
         bm.orderlines.update(55501234, imei="12345")
+    # Fullwidth digits pass str.isdigit() and int(), and their Luhn sum is right.
+    fullwidth = VALID_IMEI.translate({ord("0") + d: 0xFF10 + d for d in range(10)})
+    with pytest.raises(InvalidIMEIError):
+        bm.orderlines.update(55501234, imei=fullwidth)
     assert recorder.requests == []
 
 
