@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..backmarket.models import (
     BackMarketWrite,
+    OrderLine,
     OrderlineIdentifiers,
     OrderlineIdentifiersUpdate,
     OrderLineState,
@@ -53,6 +54,19 @@ def _check_identifiers(given: LineIdentifiers, order_id: int) -> None:
             line=given.orderline_id,
             value=serial,
         )
+
+
+def _unregistered(line: OrderLine, typed: LineIdentifiers | None) -> tuple[str | None, str | None]:
+    """The IMEI and serial typed for a line that Back Market does not hold yet.
+
+    One it holds is never sent again: it cannot be corrected once registered.
+    """
+    if typed is None:
+        return None, None
+    return (
+        typed.imei if line.imei is None else None,
+        typed.serial_number if line.serial_number is None else None,
+    )
 
 
 _TO_SHIP = (OrderLineState.PAID, OrderLineState.ACCEPTED)
@@ -119,10 +133,9 @@ def to_backmarket_updates(
             )
 
     single = lines[0] if len(lines) == 1 and lines[0].quantity == 1 else None
-    imei = serial = None
-    if single is not None and single.id in by_line:
-        imei = by_line[single.id].imei if single.imei is None else None
-        serial = by_line[single.id].serial_number if single.serial_number is None else None
+    imei, serial = (
+        _unregistered(single, by_line.get(single.id)) if single is not None else (None, None)
+    )
     writes.append(
         OrderUpdate(
             order_id=order_id,
@@ -137,11 +150,9 @@ def to_backmarket_updates(
     )
     if single is None:
         for line in to_ship:
-            typed = by_line.get(line.id)
-            if typed is None or line.quantity != 1:
+            if line.quantity != 1:
                 continue
-            new_imei = typed.imei if line.imei is None else None
-            new_serial = typed.serial_number if line.serial_number is None else None
+            new_imei, new_serial = _unregistered(line, by_line.get(line.id))
             if new_imei is None and new_serial is None:
                 continue
             writes.append(

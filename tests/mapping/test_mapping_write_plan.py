@@ -153,6 +153,21 @@ def test_registered_identifiers_are_never_sent_again(make_bm_order: MakeOrder) -
     order = make_bm_order(state=3, orderlines=[line(11, state=2, imei=IMEI_A)])
     given = LineIdentifiers(orderline_id=11, imei=IMEI_A)
     assert to_backmarket_updates(notification(given), order) == (ship(),)
+    # The same on a multi-line order: only what Back Market does not hold yet is patched.
+    lines = [line(11, state=2, imei=IMEI_A), line(12, state=2, serial_number="F2LXK0ABJG5H")]
+    typed = (
+        LineIdentifiers(orderline_id=11, imei=IMEI_A, serial_number="C02XK0ABJG5H"),
+        LineIdentifiers(orderline_id=12, imei=IMEI_B, serial_number="F2LXK0ABJG5H"),
+    )
+    assert to_backmarket_updates(
+        notification(*typed), make_bm_order(state=3, orderlines=lines)
+    ) == (
+        ship(),
+        OrderlineIdentifiersUpdate(
+            orderline_id=11, identifiers=OrderlineIdentifiers(serial_number="C02XK0ABJG5H")
+        ),
+        OrderlineIdentifiersUpdate(orderline_id=12, identifiers=OrderlineIdentifiers(imei=IMEI_B)),
+    )
 
 
 def test_shipper_defaults_to_other(make_bm_order: MakeOrder) -> None:
