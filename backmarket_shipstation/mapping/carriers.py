@@ -160,7 +160,6 @@ _TRACKING_URLS: Mapping[str, Callable[[str], str]] = MappingProxyType(
             f"https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={_q(n)}"
         ),
         "DPD": lambda n: f"https://tracking.dpd.de/status/en_US/parcel/{_q(n)}",
-        "DPD DE": lambda n: f"https://tracking.dpd.de/status/en_US/parcel/{_q(n)}",
         "DPD UK": lambda n: f"https://track.dpd.co.uk/parcels/{_q(n)}",
         "GLS": lambda n: f"https://gls-group.com/track/{_q(n)}",
         "Deutsche Post": lambda n: (
@@ -183,6 +182,7 @@ _TRACKING_FAMILY: Mapping[str, str] = MappingProxyType(
         **{name: "USPS" for name in BACKMARKET_SHIPPERS if name.startswith("USPS")},
         **{name: "FedEx" for name in BACKMARKET_SHIPPERS if name.startswith("FedEx")},
         "DHL  EXPRESS": "DHL Express",
+        "DPD DE": "DPD",
         "Royal Mail Express": "Royal Mail",
         "ParcelForce Express": "Parcelforce (Worldwide)",
         "Chronopost Express": "Chronopost",

@@ -102,6 +102,9 @@ def test_tracking_urls() -> None:
     assert (
         tracking_url_for("DPD", "a/b?c") == "https://tracking.dpd.de/status/en_US/parcel/a%2Fb%3Fc"
     )
+    assert tracking_url_for("DPD DE", "01234567890123") == (
+        "https://tracking.dpd.de/status/en_US/parcel/01234567890123"
+    )
     assert tracking_url_for("UPS", "") is None
 
 
