@@ -49,6 +49,7 @@ from .sync import (
     run_sync,
 )
 from .sync.config import read_config_file
+from .sync.store import DEFAULT_STATE_PATH
 
 if TYPE_CHECKING:
     from .sync import SandboxRoundTrip
@@ -82,7 +83,6 @@ EXIT_INTERRUPTED = 130
 
 logger = logging.getLogger("backmarket_shipstation.cli")
 
-_DEFAULT_STATE = "backmarket-shipstation.sqlite3"
 _CREDENTIAL_VARIABLES = (
     "BACKMARKET_TOKEN",
     "BACKMARKET_USER_AGENT",
@@ -545,12 +545,8 @@ def _state_path(args: argparse.Namespace) -> str:
     if os.environ.get("BACKMARKET_SHIPSTATION_STATE"):
         return os.environ["BACKMARKET_SHIPSTATION_STATE"]
     if args.config:
-        try:
-            return load_config(args.config).state_path
-        except ConfigurationError:
-            document = read_config_file(args.config)
-            return str(document.get("state_path") or _DEFAULT_STATE)
-    return str(_DEFAULT_STATE)
+        return str(read_config_file(args.config).get("state_path") or DEFAULT_STATE_PATH)
+    return DEFAULT_STATE_PATH
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

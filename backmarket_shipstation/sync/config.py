@@ -41,6 +41,7 @@ import attrs
 from ..backmarket.client import validate_user_agent
 from ..backmarket.regions import Region
 from ..errors import ConfigurationError
+from .store import DEFAULT_STATE_PATH
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,7 +99,7 @@ class SyncConfig:
     """Everything a sync run needs."""
 
     accounts: tuple[AccountConfig, ...]
-    state_path: str = "backmarket-shipstation.sqlite3"
+    state_path: str = DEFAULT_STATE_PATH
     overlap: timedelta = timedelta(minutes=10)
     """How far back each poll reaches behind its cursor: Back Market's ``date_modification``
     and ShipStation's Pacific-time filters are not exact, so windows overlap and results are
@@ -150,7 +151,7 @@ def load_config(
         (overrides or {}).get("state_path")
         or environ.get("BACKMARKET_SHIPSTATION_STATE")
         or document.get("state_path")
-        or "backmarket-shipstation.sqlite3"
+        or DEFAULT_STATE_PATH
     )
     overlap = _minutes(document.get("overlap_minutes", 10), "overlap_minutes")
     lookback = _minutes(document.get("initial_lookback_days", 14) * 24 * 60, "initial_lookback")

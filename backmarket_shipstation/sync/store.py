@@ -38,6 +38,9 @@ __all__ = [
 
 WriteStatus = Literal["pending", "done"]
 
+DEFAULT_STATE_PATH = "backmarket-shipstation.sqlite3"
+"""The state file when none is configured, in the working directory."""
+
 
 @attrs.frozen(kw_only=True)
 class OrderRecord:
@@ -177,7 +180,7 @@ class SQLiteStore:
     one process; several processes may open the same file (SQLite locks it).
     """
 
-    def __init__(self, path: str | Path = "backmarket-shipstation.sqlite3") -> None:
+    def __init__(self, path: str | Path = DEFAULT_STATE_PATH) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0

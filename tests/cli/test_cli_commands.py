@@ -258,6 +258,20 @@ def test_status_after_a_sandbox_run_shows_cursors_and_failures(
     assert [f["order_id"] for f in account["failures"]] == ["41000015"]
 
 
+def test_status_reads_the_state_path_of_a_config_file_that_has_no_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "elsewhere.sqlite3"
+    real_round_trip(orders=5, seed=1, state_path=state, forget_every=0)
+    config = tmp_path / "sync.toml"
+    config.write_text(f'state_path = "{state.as_posix()}"\n', encoding="utf-8")
+
+    assert cli.main(["status", "--config", str(config)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"state: {state.as_posix()}" in out
+    assert "[sandbox]" in out
+
+
 def test_status_without_a_state_file_is_a_configuration_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
