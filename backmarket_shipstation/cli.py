@@ -302,7 +302,6 @@ class ProgressLine:
         self._stream = stream
         self._tty = stream.isatty() if tty is None else tty
         self._every = every
-        self._stage: str | None = None
         self._drawn = False
 
     def __call__(self, stage: str, count: int) -> None:
@@ -312,7 +311,6 @@ class ProgressLine:
             self._drawn = True
         elif count and count % self._every == 0:
             print(f"{stage}: {count} orders", file=self._stream, flush=True)
-        self._stage = stage
 
     def done(self) -> None:
         """Clear the terminal line so that the report starts on a clean one."""
@@ -320,7 +318,6 @@ class ProgressLine:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
             self._drawn = False
-        self._stage = None
 
 
 # --------------------------------------------------------------------------------------
@@ -469,8 +466,6 @@ def _watch(once: Callable[[], int], interval: float) -> int:
         while True:
             try:
                 code = once()
-            except ConfigurationError:
-                raise
             except (APIError, APIConnectionError) as exc:
                 # A daemon outlives a network hiccup; the next run resumes from the cursors.
                 _error(f"run stopped on an API error, retrying in {interval:g} s: {exc}")
