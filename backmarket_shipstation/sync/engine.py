@@ -583,7 +583,7 @@ class SyncEngine:
                 continue
             record = self.store.get_order(self.account, int(failure.ref))
             if record is None or record.ss_order_id is None:
-                self.store.clear_failure(self.account, "notify", failure.ref)
+                self._clear_failure("notify", int(failure.ref))
                 continue
             try:
                 source = self._shipment_of(record.ss_order_id)

@@ -82,3 +82,19 @@ def test_dry_run_after_packing_lists_the_ship_writes_and_sends_none(
     assert world.wire.ship_posts() == Counter(dict.fromkeys(packed, 1))
     sent = len(world.wire.writes("backmarket"))
     assert sent == sum(1 for line in planned if line.startswith("backmarket "))
+
+
+def test_a_dry_run_leaves_the_state_file_as_it_found_it(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(orders=6)
+    world.sync()
+    # A notify failure for an order the store holds no record of (nothing to retry).
+    world.store.record_failure("sandbox", "notify", "123", "unreadable", world.clock.now())
+    before = world.store.failures()
+
+    world.sync(SyncOptions(dry_run=True))
+
+    assert world.store.failures() == before
+    world.sync()
+    assert world.store.failures() == [], "a real run drops it"
