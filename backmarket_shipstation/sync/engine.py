@@ -72,7 +72,7 @@ from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Fulfillment, OrderStatus, Shipment
 from ..shipstation.models import Order as ShipStationOrder
 from .report import AccountReport, Failure
-from .store import OrderRecord, SyncStore, WriteRecord
+from .store import OrderRecord, SyncStore, WriteRecord, WriteStatus
 
 __all__ = ["SyncEngine", "SyncOptions"]
 
@@ -736,14 +736,14 @@ class SyncEngine:
         # re-reads the order before deciding.
         self._record_write(bm_order_id, key, "done", source)
 
-    def _record_write(self, bm_order_id: int, key: str, status: str, source: str) -> None:
+    def _record_write(self, bm_order_id: int, key: str, status: WriteStatus, source: str) -> None:
         with self.store.transaction():
             self.store.put_write(
                 WriteRecord(
                     account=self.account,
                     bm_order_id=bm_order_id,
                     key=key,
-                    status="done" if status == "done" else "pending",
+                    status=status,
                     source=source,
                     updated_at=self.clock.now(),
                 )
