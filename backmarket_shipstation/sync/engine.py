@@ -507,9 +507,7 @@ class SyncEngine:
             )
             if bm_order_id is not None and (record is None or record.ss_order_id is None):
                 if failed_imports is None:
-                    failed_imports = {
-                        f.ref for f in self.store.failures(self.account) if f.stage == "import"
-                    }
+                    failed_imports = set(self._failed_refs("import"))
                 record = self._claim_shipped(
                     bm_order_id,
                     ss_order_id,
@@ -578,12 +576,10 @@ class SyncEngine:
     ) -> dict[int, tuple[OrderRecord, Shipment | Fulfillment]]:
         """Orders that failed to notify before: look up their shipment again."""
         todo: dict[int, tuple[OrderRecord, Shipment | Fulfillment]] = {}
-        for failure in self.store.failures(self.account):
-            if failure.stage != "notify":
-                continue
-            record = self.store.get_order(self.account, int(failure.ref))
+        for ref in self._failed_refs("notify"):
+            record = self.store.get_order(self.account, int(ref))
             if record is None or record.ss_order_id is None:
-                self._clear_failure("notify", int(failure.ref))
+                self._clear_failure("notify", int(ref))
                 continue
             try:
                 source = self._shipment_of(record.ss_order_id)
@@ -842,8 +838,12 @@ class SyncEngine:
                 self._fail(report, stage, order_id, exc)
 
     def _retry_orders(self, stage: str, report: AccountReport) -> Iterator[BackMarketOrder]:
-        refs = [f.ref for f in self.store.failures(self.account) if f.stage == stage]
+        refs = self._failed_refs(stage)
         return self._read_orders((int(ref) for ref in refs if ref.isdigit()), stage, report)
+
+    def _failed_refs(self, stage: str) -> list[str]:
+        """The orders ``stage`` failed on in earlier runs (to retry them)."""
+        return [f.ref for f in self.store.failures(self.account) if f.stage == stage]
 
     def _remember(
         self,
