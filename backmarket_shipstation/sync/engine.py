@@ -311,21 +311,17 @@ class SyncEngine:
             report.unchanged += 1
             return
         order = fresh
-        adopted = self._adoptable.pop(order_id, None) if record is None else None
-        if adopted is not None and adopted.order_status not in _OPEN:
-            report.skipped += 1  # shipped or cancelled in ShipStation already: locked there
-            return
-        if adopted is not None or (record is not None and record.ss_order_id is not None):
-            existing = adopted
-            if existing is None and record is not None and record.ss_order_id is not None:
-                existing = self._read_shipstation_order(
-                    record.ss_order_id, order_id, "import", report
-                )
+        existing = self._adoptable.pop(order_id, None) if record is None else None
+        adopted = existing is not None
+        if record is not None and record.ss_order_id is not None:
+            existing = self._read_shipstation_order(record.ss_order_id, order_id, "import", report)
             if existing is None:
                 return
-            if existing.order_status not in _OPEN and record is not None:
+        if existing is not None:
+            if existing.order_status not in _OPEN:
                 # Shipped or cancelled in ShipStation: locked there, nothing to update.
-                self._remember(record, bm_order, ss_status=existing.order_status)
+                if record is not None:
+                    self._remember(record, bm_order, ss_status=existing.order_status)
                 report.skipped += 1
                 return
             try:
@@ -334,13 +330,7 @@ class SyncEngine:
                 self._fail(report, "import", order_id, exc)
                 return
         pending.append(
-            _Pending(
-                bm_order=bm_order,
-                order=order,
-                digest=digest,
-                record=record,
-                adopted=adopted is not None,
-            )
+            _Pending(bm_order=bm_order, order=order, digest=digest, record=record, adopted=adopted)
         )
 
     def _plan_cancel(
