@@ -34,6 +34,7 @@ from .._http import (
     query,
     shared_limiter,
 )
+from .._imei import is_valid_imei
 from ..clock import Clock
 from ..errors import ConfigurationError, InvalidIMEIError, InvalidSerialNumberError
 from .models import (
@@ -237,23 +238,11 @@ def update_order_request(update: OrderUpdate) -> Request[Order | None]:
     )
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def _check_identifiers(
     owner: int | None, imei: str | None, serial_number: str | None, *, line: int | None = None
 ) -> None:
     # Back Market cannot correct an identifier once registered: refuse a typo before sending.
-    if imei is not None and not (
-        len(imei) == 15 and imei.isascii() and imei.isdigit() and _luhn_ok(imei)
-    ):
+    if imei is not None and not is_valid_imei(imei):
         raise InvalidIMEIError(
             "an IMEI is 15 digits with a valid Luhn check digit",
             order_id=owner,

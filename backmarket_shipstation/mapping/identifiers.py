@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 import attrs
 
 from .._convert import TextEnum
+from .._imei import imei_check_digit, is_valid_imei
 from ..errors import (
     DuplicateIdentifierError,
     IdentifierCountError,
@@ -94,33 +95,6 @@ class AssignedIdentifiers:
     sku: str | None
     imei: str | None = None
     serial_number: str | None = None
-
-
-# --------------------------------------------------------------------------------------
-# IMEI validation
-# --------------------------------------------------------------------------------------
-
-
-def imei_check_digit(first14: str) -> int:
-    """The Luhn check digit of the first 14 digits of an IMEI (GSMA TS.06)."""
-    if len(first14) != 14 or not first14.isascii() or not first14.isdigit():
-        raise ValueError("an IMEI body is 14 digits")
-    total = 0
-    for index, char in enumerate(first14):
-        digit = ord(char) - 48
-        if index % 2 == 1:  # every second digit from the left is doubled
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
-
-
-def is_valid_imei(value: str) -> bool:
-    """True for exactly 15 ASCII digits whose last one is the Luhn check digit."""
-    if len(value) != 15 or not value.isascii() or not value.isdigit():
-        return False
-    return imei_check_digit(value[:14]) == ord(value[14]) - 48
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import backmarket_shipstation.mapping as mapping
 MAPPING_DIR = Path(mapping.__file__).parent
 ALLOWED_SDK_MODULES = {
     "_convert",
+    "_imei",  # pure: IMEI check digits, shared with the Back Market client
     "errors",
     "backmarket.models",
     "shipstation.models",
