@@ -319,9 +319,18 @@ class SyncEngine:
                 return
         if existing is not None:
             if existing.order_status not in _OPEN:
-                # Shipped or cancelled in ShipStation: locked there, nothing to update.
-                if record is not None:
-                    self._remember(record, bm_order, ss_status=existing.order_status)
+                # Shipped or cancelled in ShipStation: locked there, nothing to update. An
+                # adopted order is remembered too: the notify loop needs its ShipStation id.
+                record = record or OrderRecord(
+                    account=self.account,
+                    bm_order_id=order_id,
+                    order_key=self._order_key(order_id),
+                    ss_order_id=existing.order_id,
+                    digest=digest,
+                    ss_status=str(existing.order_status),
+                    updated_at=self.clock.now(),
+                )
+                self._remember(record, bm_order, ss_status=existing.order_status)
                 report.skipped += 1
                 return
             try:

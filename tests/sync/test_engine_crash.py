@@ -22,6 +22,7 @@ import pytest
 
 from backmarket_shipstation.errors import BackMarketShipStationError
 from backmarket_shipstation.sandbox import FaultPlan
+from backmarket_shipstation.shipstation import ShipStationClient
 
 if TYPE_CHECKING:
     from conftest import Sent, World
@@ -283,3 +284,49 @@ def test_network_faults_on_every_api_never_duplicate_nor_lose_anything(
             if line["id"] in world.sandbox.backmarket.device_imeis
         ]
         assert all(imeis), (order_id, imeis)
+
+
+@pytest.mark.parametrize("first_run", [True, False], ids=["first-run", "later-run"])
+def test_orders_created_by_a_killed_run_then_marked_shipped_are_reported_once(
+    make_world: Callable[..., World], first_run: bool
+) -> None:
+    """The run dies once createorders took effect, before the ShipStation ids were stored;
+    the packer then marks the orders shipped (fulfillments: no label, no orderKey). The
+    next runs learn the ids all the same, and report every order once."""
+    world = make_world(orders=8, seed=3)
+    if not first_run:
+        world.sync()
+        world.sandbox.backmarket.new_order()
+        world.clock.advance(600)
+    before = {o["orderId"] for o in world.ss_orders()}
+    world.wire.crash_when = lambda sent: sent.path == "/orders/createorders"
+    world.wire.crash_after_delivery = True
+    with pytest.raises(world.Crash):
+        world.sync()
+    world.restart()
+    created = [o for o in world.open_orders() if o["orderId"] not in before]
+    assert created
+    with ShipStationClient(
+        api_key=world.sandbox.shipstation_api_key,
+        api_secret=world.sandbox.shipstation_api_secret,
+        transport=world.sandbox.shipstation_transport(),
+        clock=world.clock,
+    ) as packer:
+        for number, ss_order in enumerate(created):
+            world.sandbox.shipstation.add_order(
+                {**ss_order, "internalNotes": world.notes_for(ss_order)}
+            )
+            packer.orders.mark_as_shipped(
+                int(ss_order["orderId"]),
+                carrier_code="fedex",
+                tracking_number=f"7946{number:08d}",
+                notify_customer=False,
+                notify_sales_channel=False,
+            )
+    world.clock.advance(3600)
+    world.wire.clear()
+
+    reports = [world.sync() for _ in range(2)]
+
+    assert reports[-1].exit_code == 0, reports[-1].to_text()
+    assert world.wire.ship_posts() == Counter({int(o["orderNumber"]): 1 for o in created})
