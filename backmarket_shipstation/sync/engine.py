@@ -319,19 +319,7 @@ class SyncEngine:
                 return
         if existing is not None:
             if existing.order_status not in _OPEN:
-                # Shipped or cancelled in ShipStation: locked there, nothing to update. An
-                # adopted order is remembered too: the notify loop needs its ShipStation id.
-                record = record or OrderRecord(
-                    account=self.account,
-                    bm_order_id=order_id,
-                    order_key=self._order_key(order_id),
-                    ss_order_id=existing.order_id,
-                    digest=digest,
-                    ss_status=str(existing.order_status),
-                    updated_at=self.clock.now(),
-                )
-                self._remember(record, bm_order, ss_status=existing.order_status)
-                report.skipped += 1
+                self._remember_locked(bm_order, record, existing, digest, report)
                 return
             try:
                 order = self._map(bm_order, existing=existing)
@@ -341,6 +329,28 @@ class SyncEngine:
         pending.append(
             _Pending(bm_order=bm_order, order=order, digest=digest, record=record, adopted=adopted)
         )
+
+    def _remember_locked(
+        self,
+        bm_order: BackMarketOrder,
+        record: OrderRecord | None,
+        existing: ShipStationOrder,
+        digest: str,
+        report: AccountReport,
+    ) -> None:
+        """Shipped or cancelled in ShipStation: locked there, nothing to update. An order the
+        store did not know is remembered too: the notify loop needs its ShipStation id."""
+        record = record or OrderRecord(
+            account=self.account,
+            bm_order_id=bm_order.order_id,
+            order_key=existing.order_key or self._order_key(bm_order.order_id),
+            ss_order_id=existing.order_id,
+            digest=digest,
+            ss_status=str(existing.order_status),
+            updated_at=self.clock.now(),
+        )
+        self._remember(record, bm_order, ss_status=existing.order_status)
+        report.skipped += 1
 
     def _plan_cancel(
         self,
@@ -397,6 +407,7 @@ class SyncEngine:
             return
         by_key = {r.order_key: r for r in result.results or () if r.order_key}
         now = self.clock.now()
+        refused_unknown: list[tuple[_Pending, str]] = []
         with self.store.transaction():
             for index, item in enumerate(pending):
                 outcome = by_key.get(item.order.order_key or "")
@@ -409,7 +420,10 @@ class SyncEngine:
                         if outcome
                         else "no result for this order"
                     )
-                    self._fail_reason(report, "import", order_id, "ShipStationRejected", reason)
+                    if item.record is None:
+                        refused_unknown.append((item, reason))
+                    else:
+                        self._fail_reason(report, "import", order_id, "ShipStationRejected", reason)
                     continue
                 status = item.order.order_status
                 self.store.put_order(
@@ -431,6 +445,48 @@ class SyncEngine:
                     report.imported += 1
                 else:
                     report.updated += 1
+        for item, reason in refused_unknown:
+            if not self._claim_locked(item, report):
+                self._fail_reason(
+                    report, "import", item.bm_order.order_id, "ShipStationRejected", reason
+                )
+
+    def _claim_locked(self, item: _Pending, report: AccountReport) -> bool:
+        """Store the id of an order ShipStation refused because it is shipped or cancelled.
+
+        A run that dies after createorders took effect, before the ids were stored, leaves
+        orders the state file does not know; once the packer ships one, ShipStation refuses
+        every update of it, so no upsert will ever return its id. It is found by its order
+        number (one list call, once) and proved ours by its ``orderKey``, then remembered like
+        any order locked in ShipStation. A shipped one is also marked for the notify loop, which
+        then looks up its label or mark-as-shipped record even outside its polling window.
+        """
+        order_id = item.bm_order.order_id
+        number = str(order_id)
+        try:
+            found = next(
+                (
+                    order
+                    for order in self.ss.orders.list(order_number=number, store_id=self.store_id)
+                    if order.order_number == number and order.order_key == item.order.order_key
+                ),
+                None,
+            )
+        except BackMarketShipStationError:
+            return False  # reported as the refusal it is; the next run looks again
+        if found is None or found.order_id is None or found.order_status in _OPEN:
+            return False
+        self._remember_locked(item.bm_order, None, found, item.digest, report)
+        self._clear_failure("import", order_id)
+        if found.order_status is OrderStatus.SHIPPED:
+            self.store.record_failure(
+                self.account,
+                "notify",
+                number,
+                "shipped in ShipStation before its id was stored: looking up its shipment",
+                self.clock.now(),
+            )
+        return True
 
     # ------------------------------------------------------------------------------------
     # Notify
@@ -463,12 +519,10 @@ class SyncEngine:
             ):
                 shipped[order_id] = shipped_record
         window = len(shipped)
-        orders: dict[int, ShipStationOrder] = {}  # read to claim an order: read no more
-        todo = self._notifications_to_send(shipped, orders, report)
+        todo = self._notifications_to_send(shipped)
         if polling:
             todo.update(self._retry_notifications(report))
-        unread = {ss_order_id: todo[ss_order_id] for ss_order_id in todo.keys() - orders.keys()}
-        orders.update(self._shipstation_orders(unread, window))
+        orders = self._shipstation_orders(todo, window)
         for count, (ss_order_id, (record, source)) in enumerate(sorted(todo.items())):
             self._progress_tick("notify", count)
             ss_order = orders.get(ss_order_id)
@@ -490,32 +544,17 @@ class SyncEngine:
             yield from self.ss.fulfillments.list(create_date_start=since)
 
     def _notifications_to_send(
-        self,
-        shipped: Mapping[int, Shipment | Fulfillment],
-        read: dict[int, ShipStationOrder],
-        report: AccountReport,
+        self, shipped: Mapping[int, Shipment | Fulfillment]
     ) -> dict[int, tuple[OrderRecord, Shipment | Fulfillment]]:
-        """Keep the shipments of our orders whose ship write is not done yet (``read``
-        gathers the ShipStation orders read to claim one, by id)."""
+        """Keep the shipments of our orders whose ship write is not done yet."""
         todo: dict[int, tuple[OrderRecord, Shipment | Fulfillment]] = {}
-        failed_imports: set[str] | None = None
         for ss_order_id, source in shipped.items():
             bm_order_id = _backmarket_id(source.order_number)
             record = (
                 None if bm_order_id is None else self.store.get_order(self.account, bm_order_id)
             )
             if bm_order_id is not None and (record is None or record.ss_order_id is None):
-                if failed_imports is None:
-                    failed_imports = set(self._failed_refs("import"))
-                record = self._claim_shipped(
-                    bm_order_id,
-                    ss_order_id,
-                    source,
-                    record,
-                    import_failed=str(bm_order_id) in failed_imports,
-                    read=read,
-                    report=report,
-                )
+                record = self._claim_shipped(bm_order_id, ss_order_id, source, record)
             if record is None or record.ss_order_id != ss_order_id:
                 continue  # another store's order, or not imported by us
             done = self.store.get_write(self.account, record.bm_order_id, _NOTIFIED)
@@ -530,36 +569,21 @@ class SyncEngine:
         ss_order_id: int,
         source: Shipment | Fulfillment,
         record: OrderRecord | None,
-        *,
-        import_failed: bool,
-        read: dict[int, ShipStationOrder],
-        report: AccountReport,
     ) -> OrderRecord | None:
-        """The record of one of our orders shipped in ShipStation whose id the store lacks.
+        """The record of one of our orders labelled in ShipStation whose id the store lacks.
 
         A run that dies after ShipStation created the order and before its id was stored
-        leaves no record; once the packer ships the order, ShipStation refuses every update
-        of it, so no later import stores the id either, and without it the shipment would
-        never be reported. The deterministic ``orderKey`` proves the order is ours: a label
-        carries it; a fulfillment (mark as shipped) does not, so the order is read, but only
-        when its import has failed here (fulfillments cannot be filtered by store, and other
-        stores' order numbers may look like Back Market ids: they cost no call).
+        leaves no record (see :meth:`_claim_locked`, which the next import runs). A label
+        carries the ``orderKey``, which proves the order is ours, so it is claimed here at no
+        cost, even in a run whose import did not get that far. A mark-as-shipped record has no
+        ``orderKey``: such an order is found by the import.
         """
-        order_key = self._order_key(bm_order_id)
-        source_key = getattr(source, "order_key", None)
-        if source_key is None and import_failed:
-            try:
-                ss_order = read[ss_order_id] = self.ss.orders.get(ss_order_id)
-            except BackMarketShipStationError as exc:
-                self._fail(report, "notify", bm_order_id, exc)
-                return record
-            source_key = ss_order.order_key
-        if source_key != order_key:
+        if getattr(source, "order_key", None) != self._order_key(bm_order_id):
             return record
         claimed = OrderRecord(
             account=self.account,
             bm_order_id=bm_order_id,
-            order_key=order_key,
+            order_key=self._order_key(bm_order_id),
             ss_order_id=ss_order_id,
             digest=record.digest if record is not None else "",
             ss_status=str(OrderStatus.SHIPPED),
