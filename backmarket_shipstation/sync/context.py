@@ -1,0 +1,212 @@
+"""What both loops of one account's run share: clients, state, options and the bookkeeping.
+
+The import loop (:mod:`.import_loop`) and the notify loop (:mod:`.notify_loop`) each hold an
+:class:`AccountContext`; it owns the write journal (:mod:`.journal`) and the helpers both loops
+use to read orders, remember them, record failures and move cursors, so that each rule is
+written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+
+import attrs
+
+from ..backmarket.client import BackMarketClient
+from ..backmarket.models import Order as BackMarketOrder
+from ..clock import Clock
+from ..errors import BackMarketShipStationError, MappingError
+from ..mapping import order_key_for, to_shipstation_order
+from ..shipstation.client import ShipStationClient
+from ..shipstation.models import Order as ShipStationOrder
+from ..shipstation.models import OrderStatus
+from .journal import WriteJournal
+from .options import SyncOptions
+from .report import AccountReport, Failure
+from .store import OrderRecord, SyncStore
+
+__all__ = ["AccountContext", "Progress"]
+
+logger = logging.getLogger("backmarket_shipstation.sync")
+
+Progress = Callable[[str, int], None]
+"""Called as ``progress(stage, count)`` while a loop advances (``count`` orders so far)."""
+
+OPEN_STATUSES = frozenset(
+    {OrderStatus.AWAITING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.ON_HOLD}
+)
+"""ShipStation statuses in which an order can still be changed."""
+LIST_PAGE = 500
+"""ShipStation's largest page: one list call replaces up to this many single reads."""
+
+
+class AccountContext:
+    """One account's clients, store, options and journal, and the helpers both loops use."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        backmarket: BackMarketClient,
+        shipstation: ShipStationClient,
+        store: SyncStore,
+        store_id: int | None,
+        options: SyncOptions,
+        clock: Clock,
+        progress: Progress | None,
+    ) -> None:
+        self.account = account
+        self.bm = backmarket
+        self.ss = shipstation
+        self.store = store
+        self.store_id = store_id
+        self.options = options
+        self.clock = clock
+        self.progress = progress
+        self.journal = WriteJournal(
+            account=account,
+            backmarket=backmarket,
+            store=store,
+            clock=clock,
+            dry_run=options.dry_run,
+        )
+
+    def __repr__(self) -> str:
+        return f"AccountContext(account={self.account!r}, store_id={self.store_id!r})"
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    def map(
+        self, bm_order: BackMarketOrder, *, existing: ShipStationOrder | None
+    ) -> ShipStationOrder:
+        return to_shipstation_order(
+            bm_order,
+            existing=existing,
+            store_id=self.store_id,
+            catalog=self.options.catalog,
+            status_map=self.options.status_map,
+            order_key_prefix=self.options.order_key_prefix,
+        )
+
+    def order_key(self, bm_order_id: int) -> str:
+        return order_key_for(bm_order_id, prefix=self.options.order_key_prefix)
+
+    def backmarket_order(
+        self, record: OrderRecord, report: AccountReport
+    ) -> BackMarketOrder | None:
+        """The order as stored at its last import, or read again when that copy is unusable."""
+        if record.bm_snapshot is not None:
+            try:
+                return BackMarketOrder.from_dict(json.loads(record.bm_snapshot))
+            except (ValueError, BackMarketShipStationError):
+                logger.warning(
+                    "stored copy of order %s unreadable; reading it again", record.bm_order_id
+                )
+        try:
+            return self.bm.orders.get(record.bm_order_id)
+        except BackMarketShipStationError as exc:
+            self.fail(report, "notify", record.bm_order_id, exc)
+            return None
+
+    def read_shipstation_order(
+        self, ss_order_id: int, bm_order_id: int, stage: str, report: AccountReport
+    ) -> ShipStationOrder | None:
+        """The order, or ``None`` once the failure is recorded for ``stage`` to retry."""
+        try:
+            return self.ss.orders.get(ss_order_id)
+        except BackMarketShipStationError as exc:
+            self.fail(report, stage, bm_order_id, exc)
+            return None
+
+    def read_orders(
+        self, order_ids: Iterable[int], stage: str, report: AccountReport
+    ) -> Iterator[BackMarketOrder]:
+        for order_id in order_ids:
+            try:
+                yield self.bm.orders.get(order_id)
+            except BackMarketShipStationError as exc:
+                self.fail(report, stage, order_id, exc)
+
+    def retry_orders(self, stage: str, report: AccountReport) -> Iterator[BackMarketOrder]:
+        refs = self.failed_refs(stage)
+        return self.read_orders((int(ref) for ref in refs if ref.isdigit()), stage, report)
+
+    def failed_refs(self, stage: str) -> list[str]:
+        """The orders ``stage`` failed on in earlier runs (to retry them)."""
+        return [f.ref for f in self.store.failures(self.account) if f.stage == stage]
+
+    def remember(
+        self,
+        record: OrderRecord,
+        bm_order: BackMarketOrder,
+        *,
+        ss_status: OrderStatus | None = None,
+    ) -> None:
+        if self.dry_run:
+            return
+        with self.store.transaction():
+            self.store.put_order(
+                attrs.evolve(
+                    record,
+                    bm_snapshot=snapshot(bm_order),
+                    ss_status=str(ss_status) if ss_status is not None else record.ss_status,
+                    updated_at=self.clock.now(),
+                )
+            )
+
+    def since(self, loop: str, started: datetime) -> datetime:
+        cursor = self.store.get_cursor(self.account, loop)
+        if cursor is None:
+            return started - self.options.initial_lookback
+        return cursor - self.options.overlap
+
+    def advance(self, loop: str, started: datetime) -> None:
+        if self.dry_run:
+            return
+        with self.store.transaction():
+            self.store.set_cursor(self.account, loop, started)
+
+    def fail(self, report: AccountReport, stage: str, order_id: int, exc: BaseException) -> None:
+        reason = exc.detail if isinstance(exc, MappingError) else str(exc)
+        self.fail_reason(report, stage, order_id, type(exc).__name__, reason)
+
+    def fail_reason(
+        self, report: AccountReport, stage: str, order_id: int, error: str, reason: str
+    ) -> None:
+        logger.warning("%s failed for order %s: %s", stage, order_id, reason)
+        report.failures.append(Failure(stage=stage, order_id=order_id, error=error, reason=reason))
+        if not self.dry_run:
+            with self.store.transaction():
+                self.store.record_failure(
+                    self.account, stage, str(order_id), reason, self.clock.now()
+                )
+
+    def clear_failure(self, stage: str, order_id: int) -> None:
+        if not self.dry_run:
+            self.store.clear_failure(self.account, stage, str(order_id))
+
+    def progress_tick(self, stage: str, count: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, count)
+
+
+def digest(order: ShipStationOrder) -> str:
+    """A fingerprint of a mapped order: an unchanged one costs no write."""
+    payload = json.dumps(order.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def snapshot(bm_order: BackMarketOrder) -> str:
+    return json.dumps(bm_order.to_dict(), separators=(",", ":"))
+
+
+def backmarket_id(order_number: str | None) -> int | None:
+    """The Back Market order id a ShipStation ``orderNumber`` names, if it names one."""
+    text = (order_number or "").strip()
+    return int(text) if text.isdigit() else None

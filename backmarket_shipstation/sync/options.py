@@ -1,0 +1,46 @@
+"""How an account is synced: :class:`SyncOptions`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+import attrs
+
+from ..mapping import (
+    DEFAULT_CARRIER_MAP,
+    DEFAULT_STATUS_MAP,
+    CarrierMap,
+    CatalogProduct,
+    IdentifiableLine,
+    StatusMap,
+    device_lines,
+)
+
+__all__ = ["SyncOptions"]
+
+
+@attrs.frozen(kw_only=True)
+class SyncOptions:
+    """How an account is synced. The defaults are those of ShipStation's own connector."""
+
+    accept_orders: bool = True
+    """Accept new orders on Back Market as they are imported (orders not accepted in time
+    are lost). Turn off if you accept them in the Back Market back office."""
+    overlap: timedelta = timedelta(minutes=10)
+    initial_lookback: timedelta = timedelta(days=14)
+    status_map: StatusMap = DEFAULT_STATUS_MAP
+    catalog: Mapping[str, CatalogProduct] | None = None
+    """SKU → unit weight, stock location and extra item options."""
+    carrier_map: CarrierMap = DEFAULT_CARRIER_MAP
+    requires_identifier: Callable[[IdentifiableLine], bool] = device_lines
+    """Which quantity-1 lines need an IMEI or serial number: by default every line but those
+    whose title names an accessory (see :func:`~backmarket_shipstation.mapping.device_lines`)."""
+    notify_fulfillments: bool = True
+    """Also report orders marked as shipped without a label (ShipStation fulfillments)."""
+    dry_run: bool = False
+    """Read everything, write nothing: the report lists the writes that would be made."""
+    order_key_prefix: str = "backmarket-"
+    """``orderKey`` = prefix + Back Market order id. Give each account its own prefix (say
+    ``"backmarket-us-"``) when several Back Market accounts feed one ShipStation account:
+    order ids of different platforms may collide, and ShipStation upserts on the key."""
