@@ -189,7 +189,7 @@ def test_internal_error_has_aspnet_500_body(client: httpx.Client) -> None:
 def test_any_unexpected_failure_answers_500_and_keeps_serving(
     sim: ShipStationSimulator, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backmarket_shipstation.sandbox.shipstation as module
+    import backmarket_shipstation.sandbox.shipstation.carriers as module
 
     monkeypatch.setattr(module, "CARRIERS", (None,))  # a broken catalogue entry
     response = client.get("/carriers")
