@@ -28,7 +28,7 @@ from collections.abc import Callable
 import attrs
 
 from ..backmarket.client import BackMarketClient
-from ..backmarket.models import BackMarketWrite
+from ..backmarket.models import BackMarketWrite, OrderLineState, OrderUpdate
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
 from ..errors import (
@@ -47,7 +47,7 @@ from ..mapping import (
     device_lines,
     to_backmarket_updates,
 )
-from ..sync.journal import WriteJournal, as_before_ship, write_key
+from ..sync.journal import WriteJournal, as_before_ship, took_effect, write_key
 from ..sync.report import AccountReport
 from ..sync.store import SyncStore
 from .feed import ExportFeed
@@ -149,6 +149,7 @@ class NoticeHandler:
                 requires_identifier=self.options.requires_identifier,
             )
             writes = self._run(notification, bm_order, source, report)
+            self._settle_leftovers(order_id)
         except BackMarketShipStationError as exc:
             reason = exc.detail if isinstance(exc, MappingError) else str(exc)
             logger.warning("shipnotify failed for order %s: %s", order_id, reason)
@@ -189,6 +190,31 @@ class NoticeHandler:
             self.journal.run_plan(fresh, again, source, report)
             todo += again
         return len(todo)
+
+    def _settle_leftovers(self, bm_order_id: int) -> None:
+        """Record done the writes a killed server left pending whose effect Back Market shows.
+
+        A PATCH delivered just before the process died is pending; once Back Market holds
+        the identifier the plan no longer contains it, so nothing else would settle it. (The
+        notify loop settles these with ``mark_notified``, which would also close the pending
+        writes of a split's other notices: here each is checked on the order as read now.)
+        """
+        leftovers = [
+            w for w in self.store.pending_writes(self.account) if w.bm_order_id == bm_order_id
+        ]
+        if not leftovers:
+            return
+        fresh = self.bm.orders.get(bm_order_id)
+        holding = {str(line.id) for line in fresh.lines if line.imei or line.serial_number}
+        shipped = took_effect(
+            OrderUpdate(order_id=bm_order_id, new_state=OrderLineState.SHIPPED), fresh
+        )
+        for write in leftovers:
+            kind, _, target = write.key.partition(":")
+            if (kind == "identifiers" and target in holding) or (write.key == "ship" and shipped):
+                self.journal.record(bm_order_id, write.key, "done", write.source)
+        self.journal.load_leftovers()
+        self.journal.settle_accepts(fresh)
 
     def _done(self, bm_order_id: int, write: BackMarketWrite) -> bool:
         return self.journal.is_done(bm_order_id, write_key(write))
