@@ -177,7 +177,7 @@ def test_accounts_are_served_by_path(harness: StoreHarness) -> None:
                 "page": "0",
             },
             400,
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_requests(
