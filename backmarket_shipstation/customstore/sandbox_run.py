@@ -64,6 +64,12 @@ class StoreRoundTrip:
     identifier_writes: int
     orders_shipped_twice: int = 0
     """Orders Back Market received more than one ship POST for: always 0."""
+    lines_patched_twice: int = 0
+    """Order lines Back Market received more than one identifier PATCH for: always 0."""
+    identifiers_wrong: int = 0
+    """Device lines of shipped orders whose IMEI or serial on Back Market is not the one the
+    packer typed (missing or different): always 0."""
+    shipped_numbers: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -71,6 +77,8 @@ class StoreRoundTrip:
             self.failures_left == 0
             and self.ship_writes == self.shipped_orders
             and self.orders_shipped_twice == 0
+            and self.lines_patched_twice == 0
+            and self.identifiers_wrong == 0
         )
         return 0 if ok and self.exported == self.distinct_exported else 1
 
@@ -162,11 +170,25 @@ def store_round_trip(
         result,
         failures_left=failures_left,
         ship_writes=sum(tap.ship_posts.values()),
-        identifier_writes=sandbox.counters.count(
-            api="backmarket", endpoint="PATCH /ws/orderlines/{id}"
-        ),
+        identifier_writes=sum(tap.patches.values()),
         orders_shipped_twice=sum(1 for n in tap.ship_posts.values() if n > 1),
+        lines_patched_twice=sum(1 for n in tap.patches.values() if n > 1),
+        identifiers_wrong=sum(_wrong_identifiers(sandbox, int(n)) for n in result.shipped_numbers),
     )
+
+
+def _wrong_identifiers(sandbox: Sandbox, order_id: int) -> int:
+    order = sandbox.backmarket.get_order(order_id) or {}
+    wrong = 0
+    for line in order.get("orderlines", ()):
+        typed = sandbox.backmarket.device_imeis.get(line["id"])
+        held = line.get("imei")
+        if typed is None:
+            typed = sandbox.backmarket.device_serials.get(line["id"])
+            held = line.get("serial_number")
+        if typed is not None and held != typed:
+            wrong += 1
+    return wrong
 
 
 class ShipTap(httpx.BaseTransport):
@@ -176,6 +198,7 @@ class ShipTap(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
         self.ship_posts: Counter[int] = Counter()
+        self.patches: Counter[int] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
@@ -184,6 +207,8 @@ class ShipTap(httpx.BaseTransport):
             body = json.loads(request.content or b"{}")
             if body.get("new_state") == _SHIP_STATE:
                 self.ship_posts[int(path.rsplit("/", 1)[1])] += 1
+        if request.method == "PATCH" and response.is_success:
+            self.patches[int(path.rsplit("/", 1)[1])] += 1
         return response
 
 
@@ -265,6 +290,7 @@ def _play_shipstation(
             notices=len(attempts),
             outcomes=dict(Counter(a.status for a in attempts)),
             refused_then_fixed=fixed,
+            shipped_numbers=tuple(order.order_number for order in to_ship),
             failures_left=0,
             ship_writes=0,
             identifier_writes=0,
