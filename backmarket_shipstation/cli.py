@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from ._cli_orders import list_orders, show_order
+from ._cli_store import add_store_commands
 from ._cli_webhook import WebhookReceiver
 from .errors import (
     APIConnectionError,
@@ -247,6 +248,7 @@ def _parser() -> argparse.ArgumentParser:
         help="shared secret in the path (default $BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN)",
     )
     receive.set_defaults(run=_cmd_webhook_serve)
+    add_store_commands(commands, common, config_options)
     return parser
 
 

@@ -9,8 +9,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import wsgi_environ
-from customstore_support import PASSWORD, USERNAME, StoreHarness
+from customstore_support import PASSWORD, USERNAME, StoreHarness, wsgi_environ
 
 from backmarket_shipstation.customstore import Limits, StoreCredentials
 from backmarket_shipstation.customstore.app import CustomStoreApp

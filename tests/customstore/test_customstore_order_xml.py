@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import bm_line, bm_order
+from customstore_support import bm_address, bm_line, bm_order
 from defusedxml.ElementTree import fromstring
 
 from backmarket_shipstation.backmarket.models import Order as BackMarketOrder
@@ -188,8 +188,6 @@ def test_lengths_are_respected_and_keys_never_cut() -> None:
 
 
 def bm_address_long() -> dict[str, Any]:
-    from conftest import bm_address
-
     return bm_address(first_name="A" * 80, last_name="B" * 80, street="C" * 300)
 
 

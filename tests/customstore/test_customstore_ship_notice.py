@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from conftest import BAD_IMEI, IMEI_A, IMEI_B
+from customstore_support import BAD_IMEI, IMEI_A, IMEI_B
 
 from backmarket_shipstation.customstore import NoticeXMLError, parse_ship_notice, to_notification
 from backmarket_shipstation.errors import InvalidIMEIError, MappingError, MissingIdentifierError

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BAD_IMEI
-from customstore_support import Killed, StoreHarness
+from customstore_support import BAD_IMEI, Killed, StoreHarness
 
 from backmarket_shipstation.cli import main
 from backmarket_shipstation.customstore import NotifyOptions
