@@ -33,7 +33,7 @@ import attrs
 
 from ..clock import Clock, SystemClock
 from ..errors import MappingError
-from .feed import PAGE_SIZE, ExportFeed, FeedRefresher
+from .feed import PAGE_SIZE, ExportFeed
 from .protocol import NoticeXMLError, parse_datetime, parse_ship_notice, render_orders
 from .shipnotify import NoticeHandler
 
@@ -83,7 +83,6 @@ class StoreAccount:
     name: str
     feed: ExportFeed
     notices: NoticeHandler
-    refresher: FeedRefresher | None = None
     credentials: StoreCredentials | None = None
     """This account's own credentials; ``None``: the application's."""
 

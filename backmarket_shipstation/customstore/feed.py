@@ -37,7 +37,6 @@ from ..mapping import (
     DEFAULT_STATUS_MAP,
     CatalogProduct,
     StatusMap,
-    order_key_for,
     to_shipstation_order,
 )
 from ..shipstation.models import OrderStatus
@@ -245,6 +244,9 @@ class FeedOptions:
     """How far behind its cursor each read of Back Market reaches (the V1 import's overlap),
     and how much each export window is widened on both sides."""
     initial_lookback: timedelta = timedelta(days=14)
+    retention: timedelta = timedelta(days=90)
+    """Versions older than this are forgotten (each order's latest is kept): an export
+    window reaching further back finds each order by its current version only."""
     statuses: CustomStoreStatuses = DEFAULT_STATUSES
     status_map: StatusMap = DEFAULT_STATUS_MAP
     catalog: Mapping[str, CatalogProduct] | None = None
@@ -324,6 +326,7 @@ class FeedRefresher:
                 self._fail(order_id, exc, result)
         with self.store.transaction():
             self.store.set_cursor(self.account, _CURSOR, started)
+        self.feed.prune(self.account, started - self.options.retention)
         return result
 
     def _handle(
@@ -426,6 +429,3 @@ class FeedRefresher:
             self.store.record_failure(
                 self.account, EXPORT_STAGE, str(order_id), str(exc), self.clock.now()
             )
-
-    def order_key(self, bm_order_id: int) -> str:
-        return order_key_for(bm_order_id, prefix=self.options.order_key_prefix)

@@ -103,7 +103,6 @@ def build_store(
                     notices=NoticeHandler(
                         account=account.name, backmarket=bm, store=store, feed=feed, clock=clock
                     ),
-                    refresher=refresher,
                 )
             )
         app = CustomStoreApp(

@@ -20,7 +20,6 @@ before it is sent and ``done`` after, so
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -245,9 +244,3 @@ def _lines(bm_order: BackMarketOrder) -> tuple[IdentifiableLine, ...]:
         )
         for line in bm_order.lines
     )
-
-
-def stored_order(feed: ExportFeed, account: str, bm_order_id: int) -> BackMarketOrder | None:
-    """The Back Market order as the feed last read it (for tools and tests)."""
-    raw = feed.snapshot(account, bm_order_id)
-    return None if raw is None else BackMarketOrder.from_dict(json.loads(raw))

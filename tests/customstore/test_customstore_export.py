@@ -109,3 +109,33 @@ def test_the_window_is_on_last_modified(harness: StoreHarness) -> None:
         _numbers(harness.export(start=now - timedelta(days=3), end=now - timedelta(hours=1))[1])
         == []
     )
+
+
+def test_an_order_without_ship_to_is_a_failure_and_never_stops_the_others(
+    harness: StoreHarness,
+) -> None:
+    simulator = harness.sandbox.backmarket
+    template = simulator.get_order(simulator.order_ids()[0])
+    assert template is not None
+    broken_id = max(simulator.order_ids()) + 1
+    lines = [
+        {**line, "id": 59_000_000 + n, "state": 2} for n, line in enumerate(template["orderlines"])
+    ]
+    simulator.add_order(
+        {
+            **template,
+            "order_id": broken_id,
+            "state": 3,
+            "shipping_address": {**template["shipping_address"], "street": "", "city": ""},
+            "orderlines": lines,
+            "date_modification": template["date_creation"],
+        }
+    )
+    harness.running.refresh_all()
+    failures = harness.store.failures("sandbox")
+    assert [(f.stage, f.ref) for f in failures] == [("export", str(broken_id))]
+    assert "street" in failures[0].reason
+    assert "city" in failures[0].reason
+    numbers = [o.order_number for o in harness.exported_orders()]
+    assert str(broken_id) not in numbers
+    assert numbers
