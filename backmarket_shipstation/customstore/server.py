@@ -39,10 +39,32 @@ logger = logging.getLogger("backmarket_shipstation.customstore")
 
 @attrs.define
 class RunningStore:
-    """The application and what keeps it fed; :meth:`refresh_all` reads Back Market once."""
+    """The application and what keeps it fed; :meth:`refresh_all` reads Back Market once,
+    :meth:`start_refreshing` keeps doing it in a background thread."""
 
     app: CustomStoreApp
     refreshers: list[FeedRefresher]
+    _stop: threading.Event = attrs.field(factory=threading.Event, init=False)
+    _thread: threading.Thread | None = attrs.field(default=None, init=False)
+
+    def start_refreshing(self, interval: float) -> None:
+        """Read Back Market every ``interval`` seconds until :meth:`stop_refreshing`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.refresh_all()
+
+        self._thread = threading.Thread(target=loop, name="customstore-refresh", daemon=True)
+        self._thread.start()
+
+    def stop_refreshing(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
 
     def refresh_all(self) -> None:
         for refresher in self.refreshers:
@@ -172,16 +194,12 @@ class StoreServer:
         """Serve; with ``refresh_first``, read Back Market once before answering exports."""
         if refresh_first:
             self.running.refresh_all()
-        serving = threading.Thread(target=self._server.serve_forever, name="customstore-http")
-        refreshing = threading.Thread(target=self._refresh_loop, name="customstore-refresh")
-        for thread in (serving, refreshing):
-            thread.daemon = True
-            thread.start()
-            self._threads.append(thread)
-
-    def _refresh_loop(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
-            self.running.refresh_all()
+        serving = threading.Thread(
+            target=self._server.serve_forever, name="customstore-http", daemon=True
+        )
+        serving.start()
+        self._threads.append(serving)
+        self.running.start_refreshing(self.refresh_seconds)
 
     def wait(self, timeout: float) -> bool:
         """Block up to ``timeout`` seconds; True once stopped."""
@@ -189,6 +207,7 @@ class StoreServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self.running.stop_refreshing()
         self._server.shutdown()
         self._server.server_close()
         for thread in self._threads:
