@@ -157,7 +157,7 @@ def parse_datetime(text: str) -> datetime:
 
 # Characters XML 1.0 forbids (controls other than tab, LF, CR): a phone number pasted with
 # one makes ShipStation refuse the whole page with a 400 (§ "Real-world gotchas" 7).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _WEIGHT_UNITS = {
     WeightUnit.POUNDS: "Pounds",
     WeightUnit.OUNCES: "Ounces",
@@ -168,7 +168,8 @@ _MAX_TOTAL = Decimal("9999999.99")  # decimal(9,2)
 
 
 def _cdata(value: str, limit: int) -> str:
-    text = _NOT_XML.sub("", value)[:limit]
+    # Line ends as XML parsers deliver them (a CR would come back as LF anyway).
+    text = _NOT_XML.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))[:limit]
     # "]]>" would end the section early: split it across two sections.
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 

@@ -10,6 +10,8 @@ import attrs
 import pytest
 from customstore_support import bm_address, bm_line, bm_order
 from defusedxml.ElementTree import fromstring
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backmarket_shipstation.backmarket.models import Order as BackMarketOrder
 from backmarket_shipstation.customstore import (
@@ -210,3 +212,19 @@ def test_pages_attribute_is_an_xs_short() -> None:
     assert b'<Orders pages="0"></Orders>' in render_orders([], pages=0)
     with pytest.raises(ValueError, match="xs:short"):
         render_orders([], pages=40000)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(max_size=300))
+def test_any_text_renders_to_xml_that_parses_back(text: str) -> None:
+    order = to_shipstation_order(BackMarketOrder.from_dict(bm_order()))
+    item = attrs.evolve(order.items[0], name=text or "x")
+    order = attrs.evolve(order, internal_notes=text, items=(item,))
+    root = fromstring(render_orders([render_order(order, last_modified=MODIFIED)], pages=1))
+    expected = "".join(
+        c
+        for c in text.replace("\r\n", "\n").replace("\r", "\n")
+        if c in "\t\n" or (c >= " " and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff")
+    )
+    assert (root.findtext("Order/InternalNotes") or "") == expected[:1000]
+    assert root.findtext("Order/Items/Item/Name") == (expected[:200] if text else "x")
