@@ -20,7 +20,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS customstore_versions (
 );
 CREATE INDEX IF NOT EXISTS customstore_versions_window
     ON customstore_versions (account, recorded_us, bm_order_id);
+CREATE TABLE IF NOT EXISTS customstore_packages (
+    account TEXT NOT NULL, bm_order_id INTEGER NOT NULL, orderline_id INTEGER NOT NULL,
+    received_us INTEGER NOT NULL, notification TEXT NOT NULL,
+    PRIMARY KEY (account, bm_order_id, orderline_id)
+);
 """
 
 
@@ -230,6 +235,40 @@ class ExportFeed:
         return ExportPage(
             page=page, pages=pages, orders=tuple(str(row[0]) for row in rows), total=int(total)
         )
+
+    def put_package(
+        self,
+        account: str,
+        bm_order_id: int,
+        orderline_ids: Iterable[int],
+        *,
+        notification: str,
+        received_at: datetime,
+    ) -> None:
+        """Remember which notice (a split's package) shipped these lines, with its identifiers.
+
+        A later notice for the same line replaces its notification (a corrected IMEI) but
+        keeps the first arrival time, which decides the tracking number sent.
+        """
+        micros = _micros(received_at)
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO customstore_packages"
+                " (account, bm_order_id, orderline_id, received_us, notification)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, bm_order_id, orderline_id)"
+                " DO UPDATE SET notification = excluded.notification",
+                [(account, bm_order_id, line, micros, notification) for line in orderline_ids],
+            )
+
+    def packages(self, account: str, bm_order_id: int) -> dict[int, tuple[int, str]]:
+        """Orderline id → (arrival, notification JSON) of the notices of a split order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT orderline_id, received_us, notification FROM customstore_packages"
+                " WHERE account = ? AND bm_order_id = ?",
+                (account, bm_order_id),
+            ).fetchall()
+        return {int(row[0]): (int(row[1]), str(row[2])) for row in rows}
 
     def prune(self, account: str, before: datetime) -> int:
         """Forget versions older than ``before`` except each order's latest; returns how many."""

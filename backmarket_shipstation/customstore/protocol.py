@@ -56,6 +56,7 @@ __all__ = [
     "NoticeXMLError",
     "ShipNotice",
     "format_datetime",
+    "notice_lines",
     "parse_datetime",
     "parse_ship_notice",
     "render_order",
@@ -616,7 +617,8 @@ def notice_lines(
             )
         if line not in chosen:
             chosen.append(line)
-    return tuple(chosen)
+    # Only the discount line named: that is no package, read it as the whole order.
+    return tuple(chosen) or tuple(order_lines)
 
 
 def to_notification(

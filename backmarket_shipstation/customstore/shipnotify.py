@@ -20,6 +20,7 @@ before it is sent and ``done`` after, so
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -50,7 +51,7 @@ from ..sync.journal import WriteJournal, as_before_ship, took_effect, write_key
 from ..sync.report import AccountReport
 from ..sync.store import SyncStore
 from .feed import ExportFeed
-from .protocol import ShipNotice, to_notification
+from .protocol import ShipNotice, notice_lines, to_notification
 
 __all__ = ["SHIPNOTIFY_STAGE", "NoticeHandler", "NoticeOutcome", "NotifyOptions"]
 
@@ -81,6 +82,9 @@ class NoticeOutcome:
     reason: str | None = None
     transient: bool = False
     """True when Back Market did not answer (network, 5xx, 429): worth retrying as is."""
+    waiting_for: tuple[int, ...] = ()
+    """A split's package noticed: the orderlines whose notices are still to come (nothing
+    is sent to Back Market before every line to ship is noticed)."""
     known_order: bool = True
     """False when the order is not one this store exported (ShipStation gets a 400)."""
 
@@ -140,14 +144,20 @@ class NoticeHandler:
             # Fresh: the plan depends on the line states, and a state POST repeated by
             # mistake is a real second write (mapping/plan.py).
             bm_order = self.bm.orders.get(order_id)
+            lines = _lines(bm_order)
             notification = to_notification(
                 notice,
-                _lines(bm_order),
+                lines,
                 carrier_map=self.options.carrier_map,
                 currency=bm_order.currency,
                 requires_identifier=self.options.requires_identifier,
             )
-            writes = self._run(notification, bm_order, source, report)
+            shipped_now = {int(line.key) for line in notice_lines(notice, lines)}
+            combined = self._combine_packages(bm_order, shipped_now, notification)
+            if isinstance(combined, tuple):
+                logger.info("order %s: package noticed, waiting for lines %s", order_id, combined)
+                return NoticeOutcome(order_id=order_id, writes_sent=0, waiting_for=combined)
+            writes = self._run(combined, bm_order, source, report)
             self._settle_leftovers(order_id)
         except BackMarketShipStationError as exc:
             reason = exc.detail if isinstance(exc, MappingError) else str(exc)
@@ -189,6 +199,52 @@ class NoticeHandler:
             self.journal.run_plan(fresh, again, source, report)
             todo += again
         return len(todo)
+
+    def _combine_packages(
+        self,
+        bm_order: BackMarketOrder,
+        shipped_now: set[int],
+        notification: ShipmentNotification,
+    ) -> ShipmentNotification | tuple[int, ...]:
+        """The notification to report, or the lines still waiting for their package.
+
+        Back Market ships an order in one write that covers every accepted line, with one
+        tracking number (mapping/plan.py). A notice for part of the order (a split in
+        ShipStation) is therefore kept until the notices cover every line to ship, as
+        WooCommerce counts shipped quantities before completing an order (§1.4): shipping
+        earlier would mark lines shipped whose IMEI Back Market may never get. Then one
+        notification goes out: the first package's tracking number, each line's identifiers
+        from its own notice.
+        """
+        order_id = bm_order.order_id
+        to_ship = {
+            line.id
+            for line in bm_order.lines
+            if line.state in (OrderLineState.PAID, OrderLineState.ACCEPTED)
+        }
+        packages = self.feed.packages(self.account, order_id)
+        if not packages and to_ship <= shipped_now:
+            return notification  # the whole order in one notice: the usual case
+        self.feed.put_package(
+            self.account,
+            order_id,
+            shipped_now,
+            notification=json.dumps(notification.to_dict()),
+            received_at=self.clock.now(),
+        )
+        packages = self.feed.packages(self.account, order_id)
+        waiting = tuple(sorted(to_ship - set(packages)))
+        if waiting:
+            return waiting
+        first = min(packages.values())
+        base = ShipmentNotification.from_dict(json.loads(first[1]))
+        identifiers = []
+        for line_id, (_, raw) in sorted(packages.items()):
+            package = ShipmentNotification.from_dict(json.loads(raw))
+            found = package.identifiers_by_line.get(line_id)
+            if found is not None:
+                identifiers.append(found)
+        return attrs.evolve(base, identifiers=tuple(identifiers))
 
     def _settle_leftovers(self, bm_order_id: int) -> None:
         """Record done the writes a killed server left pending whose effect Back Market shows.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from customstore_support import BAD_IMEI, Killed, StoreHarness
@@ -52,17 +53,50 @@ def test_the_same_notice_again_and_the_same_tracking_write_nothing(harness: Stor
     assert harness.tap.ship_posts[int(order.order_number)] == 1
 
 
+def _two_packages(
+    order: ExportedOrder, devices: dict[int, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One device in the first package, everything else (accessories too) in the second."""
+    items = [dict(item) for item in order.items if item.get("Adjustment") != "true"]
+    first = next(item for item in items if int(item["LineItemID"]) in devices)
+    return [first], [item for item in items if item is not first]
+
+
 def test_a_split_shipment_ships_once_and_registers_every_imei(harness: StoreHarness) -> None:
     order = _paid(harness, lines=2)
     devices = harness.device_lines(order.order_number)
-    first, second = ([dict(item)] for item in order.items if int(item["LineItemID"]) in devices)
-    assert harness.shipnotify(order, items=first, tracking_number="1Z999AA10000000001")[0] == 200
-    assert harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")[0] == 200
-    assert harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")[0] == 200
+    first, second = _two_packages(order, devices)
     number = int(order.order_number)
+    assert harness.shipnotify(order, items=first, tracking_number="1Z999AA10000000001")[0] == 200
+    # One package of two: Back Market ships a whole order at once, so it waits for the other.
+    assert harness.tap.ship_posts[number] == 0
+    assert harness.shipnotify(order, items=first, tracking_number="1Z999AA10000000001")[0] == 200
+    assert harness.tap.ship_posts[number] == 0
+    assert harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")[0] == 200
+    assert harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")[0] == 200
     assert harness.tap.ship_posts[number] == 1
-    assert harness.registered(order.order_number) == harness.device_lines(order.order_number)
+    assert harness.registered(order.order_number) == devices
     assert sum(harness.tap.patches.values()) == 2  # one PATCH per line, never repeated
+    stored = harness.sandbox.backmarket.get_order(number)
+    assert stored is not None
+    assert stored["tracking_number"] == "1Z999AA10000000001"  # the first package's
+
+
+def test_a_split_package_without_its_imei_holds_the_order_until_corrected(
+    harness: StoreHarness,
+) -> None:
+    order = _paid(harness, lines=2)
+    devices = harness.device_lines(order.order_number)
+    first, second = _two_packages(order, devices)
+    number = int(order.order_number)
+    assert harness.shipnotify(order, items=first, notes="")[0] == 400
+    assert harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")[0] == 200
+    assert harness.tap.ship_posts[number] == 0
+    assert [f.stage for f in harness.store.failures("sandbox")] == ["shipnotify"]
+    assert harness.shipnotify(order, items=first)[0] == 200  # corrected
+    assert harness.tap.ship_posts[number] == 1
+    assert harness.registered(order.order_number) == devices
+    assert harness.store.failures("sandbox") == []
 
 
 def test_an_empty_body_falls_back_on_the_query_then_the_full_notice_succeeds(
@@ -156,6 +190,29 @@ def test_exactly_once_across_a_killed_server(harness: StoreHarness, kill: str) -
             order.order_number
         )
         assert max(restarted.tap.patches.values(), default=0) <= 1
+        assert restarted.store.pending_writes("sandbox") == []
+    finally:
+        restarted.close()
+
+
+def test_a_split_killed_after_the_ship_write_registers_every_imei_on_retry(
+    harness: StoreHarness,
+) -> None:
+    order = _paid(harness, lines=2)
+    devices = harness.device_lines(order.order_number)
+    first, second = _two_packages(order, devices)
+    number = int(order.order_number)
+    assert harness.shipnotify(order, items=first, tracking_number="1Z999AA10000000001")[0] == 200
+    harness.tap.kill_after_ship = True
+    with pytest.raises(Killed):
+        harness.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")
+    restarted = harness.restart()
+    try:
+        # ShipStation retries the last package; the first package's IMEI is not in it.
+        retried = restarted.shipnotify(order, items=second, tracking_number="1Z999AA10000000002")
+        assert retried[0] == 200
+        assert restarted.tap.ship_posts[number] == 1
+        assert restarted.registered(order.order_number) == devices
         assert restarted.store.pending_writes("sandbox") == []
     finally:
         restarted.close()
