@@ -6,8 +6,10 @@ import asyncio
 import base64
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from customstore_support import PASSWORD, USERNAME, StoreHarness, wsgi_environ
 
@@ -247,3 +249,68 @@ def test_the_asgi_application_answers_like_the_wsgi_one(harness: StoreHarness) -
     chunks = [b"x" * (1024 * 1024)] * 50
     status, _ = asyncio.run(call(b"action=shipnotify", chunks, method="POST"))
     assert status == 413
+
+
+def test_several_accounts_on_one_endpoint_by_path(tmp_path: Path) -> None:
+    from backmarket_shipstation.customstore.config import StoreAccountConfig, StoreConfig
+    from backmarket_shipstation.customstore.server import build_store
+    from backmarket_shipstation.sync.store import SQLiteStore
+
+    harness = StoreHarness(tmp_path / "one.sqlite3")
+    harness.close()
+    sandbox = harness.sandbox
+    account = harness.config.accounts[0]
+    config = StoreConfig(
+        accounts=(
+            attrs.evolve(account, name="eu"),
+            attrs.evolve(account, name="us", accept_orders=False, order_key_prefix="bm-us-"),
+        ),
+        credentials=StoreCredentials(USERNAME, PASSWORD),
+    )
+    assert isinstance(config.accounts[0], StoreAccountConfig)
+    with (
+        SQLiteStore(tmp_path / "two.sqlite3") as store,
+        build_store(
+            config,
+            store=store,
+            clock=harness.clock,
+            transport=lambda _: sandbox.backmarket_transport(),
+        ) as running,
+    ):
+        running.refresh_all()
+        token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+        query = "action=export&start_date=01/01/2026+00:00&end_date=12/31/2026+00:00"
+        bodies = {}
+        for path in ("/eu", "/us", "/"):
+            seen: list[str] = []
+            body = b"".join(
+                running.app(
+                    wsgi_environ(
+                        path=path, query=query, headers={"Authorization": f"Basic {token}"}
+                    ),
+                    lambda status, headers, seen=seen: seen.append(status),
+                )
+            )
+            bodies[path] = (seen[0], body)
+    assert bodies["/"][0] == "404 Not Found"  # several accounts: the path must name one
+    assert bodies["/eu"][0] == bodies["/us"][0] == "200 OK"
+    assert b"<OrderID><![CDATA[backmarket-" in bodies["/eu"][1]
+    assert b"<OrderID><![CDATA[bm-us-" in bodies["/us"][1]
+    assert b"<CustomField1><![CDATA[us]]>" in bodies["/us"][1]
+
+
+def test_the_asgi_lifespan_is_answered(harness: StoreHarness) -> None:
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(harness.running.app.asgi({"type": "lifespan"}, receive, send))
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
