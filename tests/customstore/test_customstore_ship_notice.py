@@ -6,7 +6,9 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from customstore_support import BAD_IMEI, IMEI_A, IMEI_B
+from customstore_support import BAD_IMEI, IMEI_A, IMEI_B, StoreHarness
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backmarket_shipstation.customstore import NoticeXMLError, parse_ship_notice, to_notification
 from backmarket_shipstation.errors import InvalidIMEIError, MappingError, MissingIdentifierError
@@ -250,3 +252,52 @@ def test_custom_store_carriers_map_to_back_market_shippers(carrier: str, shipper
     )
     notification = to_notification(notice, (), requires_identifier=lambda _: False)
     assert notification.shipper == shipper
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    body=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=400).map(lambda t: f"<ShipNotice>{t}</ShipNotice>".encode()),
+        st.builds(
+            lambda number, tracking, notes: (
+                f"<ShipNotice><OrderNumber>{number}</OrderNumber>"
+                f"<TrackingNumber>{tracking}</TrackingNumber>"
+                f"<InternalNotes><![CDATA[{notes}]]></InternalNotes>"
+                "<Items><Item><LineItemID>55501234</LineItemID></Item></Items></ShipNotice>"
+            ).encode(),
+            st.from_regex(r"[0-9]{1,9}", fullmatch=True),
+            st.from_regex(r"[A-Z0-9]{0,20}", fullmatch=True),
+            st.text(max_size=200).filter(lambda t: "]]>" not in t),
+        ),
+    )
+)
+def test_any_body_gives_a_notice_or_one_of_the_sdks_errors(body: bytes) -> None:
+    try:
+        notice = parse_ship_notice(body, {"order_number": "41234567", "tracking_number": "1Z"})
+        to_notification(notice, LINES)
+    except (NoticeXMLError, MappingError):
+        pass
+
+
+def test_shipstation_encoded_dates_are_read(harness: StoreHarness) -> None:
+    import base64
+
+    from customstore_support import PASSWORD, USERNAME, wsgi_environ
+
+    harness.running.refresh_all()
+    token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    seen: list[str] = []
+    body = b"".join(
+        harness.running.app(
+            wsgi_environ(
+                # As SS-CS-GET shows them: "01%2f23%2f2012+17%3a28".
+                query="action=export&start_date=01%2f01%2f2026+00%3a00"
+                "&end_date=12%2f31%2f2026+23%3a59&page=1",
+                headers={"Authorization": f"Basic {token}"},
+            ),
+            lambda status, headers: seen.append(status),
+        )
+    )
+    assert seen == ["200 OK"]
+    assert body.count(b"<Order>") == len(harness.exported_orders()) > 0
