@@ -326,8 +326,12 @@ class FeedRefresher:
         feed: ExportFeed,
         clock: Clock,
         options: FeedOptions = FeedOptions(),
+        write_lock: threading.Lock | None = None,
     ) -> None:
         self.account = account
+        self.write_lock = write_lock or threading.Lock()
+        """Held around each order's Back Market writes; share it with the account's
+        :class:`~.shipnotify.NoticeHandler` so that the two never write one order at once."""
         self.bm = backmarket
         self.store = store
         self.feed = feed
@@ -384,17 +388,28 @@ class FeedRefresher:
     ) -> None:
         result.read += 1
         order_id = bm_order.order_id
-        try:
-            if self._accept(bm_order, report):
-                result.accepted += 1
-                # Back Market reveals the buyer's details once a line is accepted.
-                bm_order = self.bm.orders.get(order_id)
-            self._record(bm_order, result)
-        except BackMarketShipStationError as exc:
-            self._fail(order_id, exc, result)
-            return
-        with self.store.transaction():
-            self.store.clear_failure(self.account, EXPORT_STAGE, str(order_id))
+        # One writer per account at a time: a notice of this order may be running its plan
+        # (which may accept lines too) through the same journal.
+        with self.write_lock:
+            try:
+                accepted = self._accept(bm_order, report)
+            except BackMarketShipStationError as exc:
+                # Exported all the same (as the V1 import pushes it): the accept is retried
+                # with the failure, and the packer can see the order meanwhile.
+                self._fail(order_id, exc, result)
+                accepted = None
+            try:
+                if accepted:
+                    result.accepted += 1
+                    # Back Market reveals the buyer's details once a line is accepted.
+                    bm_order = self.bm.orders.get(order_id)
+                self._record(bm_order, result)
+            except BackMarketShipStationError as exc:
+                self._fail(order_id, exc, result)
+                return
+        if accepted is not None:
+            with self.store.transaction():
+                self.store.clear_failure(self.account, EXPORT_STAGE, str(order_id))
 
     def _accept(self, bm_order: BackMarketOrder, report: AccountReport) -> bool:
         """Accept the paid lines of an importable order (as the V1 import does)."""
@@ -415,8 +430,10 @@ class FeedRefresher:
         ]
         sent = False
         for write in writes:
-            if self.journal.was_sent(bm_order.order_id, write_key(write)):
-                continue  # a crashed pass left it pending: settle_accepts decides on it
+            if self.journal.is_done(bm_order.order_id, write_key(write)):
+                continue
+            # A pending one (a pass died or Back Market did not answer) whose line is still
+            # paid, as just read, did not take effect: it is sent again, as the import does.
             self.journal.send(bm_order.order_id, write, "customstore", report)
             sent = True
         return sent

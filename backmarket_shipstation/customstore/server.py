@@ -103,6 +103,7 @@ def build_store(
                     clock=clock,
                 )
             )
+            write_lock = threading.Lock()
             refresher = FeedRefresher(
                 account=account.name,
                 backmarket=bm,
@@ -116,6 +117,7 @@ def build_store(
                     statuses=config.statuses,
                     order_key_prefix=account.order_key_prefix,
                 ),
+                write_lock=write_lock,
             )
             refreshers.append(refresher)
             accounts.append(
@@ -123,7 +125,12 @@ def build_store(
                     name=account.name,
                     feed=feed,
                     notices=NoticeHandler(
-                        account=account.name, backmarket=bm, store=store, feed=feed, clock=clock
+                        account=account.name,
+                        backmarket=bm,
+                        store=store,
+                        feed=feed,
+                        clock=clock,
+                        write_lock=write_lock,
                     ),
                 )
             )

@@ -105,6 +105,7 @@ class NoticeHandler:
         feed: ExportFeed,
         clock: Clock,
         options: NotifyOptions = NotifyOptions(),
+        write_lock: threading.Lock | None = None,
     ) -> None:
         self.account = account
         self.bm = backmarket
@@ -115,10 +116,11 @@ class NoticeHandler:
         self.journal = WriteJournal(
             account=account, backmarket=backmarket, store=store, clock=clock, dry_run=False
         )
-        # Notices of one account run one at a time: the journal's claim is a read then a
-        # write, which two threads could interleave. (Several processes need the store's
-        # atomic claims; see docs/guides/custom-store.md, "Deployment".)
-        self._lock = threading.Lock()
+        # Notices of one account run one at a time, and never beside the refresher's accepts
+        # (give both the same lock): the journal's claim is a read then a write, which two
+        # threads could interleave. (Several processes need the store's atomic claims; see
+        # docs/guides/custom-store.md, "Deployment".)
+        self._lock = write_lock or threading.Lock()
 
     def __repr__(self) -> str:
         return f"NoticeHandler(account={self.account!r})"

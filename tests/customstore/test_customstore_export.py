@@ -139,3 +139,28 @@ def test_an_order_without_ship_to_is_a_failure_and_never_stops_the_others(
     numbers = [o.order_number for o in harness.exported_orders()]
     assert str(broken_id) not in numbers
     assert numbers
+
+
+def test_a_failed_accept_is_exported_all_the_same_and_retried(harness: StoreHarness) -> None:
+    # Every state POST fails (the client does not retry a non-idempotent write).
+    harness.sandbox.backmarket_faults.inject("server_error", count=1000, path_prefix="/ws/orders/")
+    harness.running.refresh_all()
+    failed = {f.ref for f in harness.store.failures("sandbox") if f.stage == "export"}
+    assert failed
+    exported = {o.order_number for o in harness.exported_orders()}
+    assert failed <= exported
+    assert sum(harness.tap.accept_posts.values()) == 0
+    faults = harness.sandbox.backmarket_faults
+    while faults.pending:
+        faults.decide("POST", "/ws/orders/1")
+    harness.clock.advance(600)
+    harness.running.refresh_all()
+    assert harness.store.failures("sandbox") == []
+    assert set(map(str, harness.tap.accept_posts)) >= failed
+    for ref in failed:
+        order = harness.sandbox.backmarket.get_order(int(ref))
+        assert order is not None
+        for sku in {line["listing"] for line in order["orderlines"] if line["state"] == 2}:
+            record = harness.store.get_write("sandbox", int(ref), f"2:{sku}")
+            assert record is not None
+            assert record.status == "done"
