@@ -58,6 +58,7 @@ class ImportLoop:
     def run(self, report: AccountReport) -> None:
         ctx = self.ctx
         started = ctx.clock.now()
+        ctx.catalog()  # a catalog source is read now: if it fails, the loop stops here
         ctx.journal.load_leftovers()
         since = ctx.since("import", started)
         self._adoptable = {}
