@@ -28,6 +28,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
 from ._cli_webhook import WebhookReceiver
 from .errors import (
@@ -43,7 +44,6 @@ from .sync import (
     AccountConfig,
     SQLiteStore,
     SyncConfig,
-    SyncOptions,
     engines,
     load_config,
     run_sync,
@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     config_options(sync)
     sync.add_argument("--dry-run", action="store_true", help="read everything, write nothing")
+    sync.add_argument(
+        "--catalog",
+        metavar="SOURCE",
+        help='"shipstation" (its product records) or a .csv/.toml/.json file (overrides the file)',
+    )
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.add_argument("--watch", action="store_true", help="repeat until SIGINT or SIGTERM")
     sync.add_argument(
@@ -247,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
         help="shared secret in the path (default $BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN)",
     )
     receive.set_defaults(run=_cmd_webhook_serve)
+    add_config_commands(commands, common)
     return parser
 
 
@@ -326,7 +332,16 @@ class ProgressLine:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"state_path": args.state} if args.state else {}
+    overrides: dict[str, Any] = {"state_path": args.state} if args.state else {}
+    if getattr(args, "dry_run", False):
+        overrides["dry_run"] = True
+    if getattr(args, "catalog", None):
+        # A path on the command line is relative to the working directory, not the file's.
+        catalog = args.catalog
+        overrides["catalog"] = (
+            catalog if catalog.strip().lower() == "shipstation" else str(Path(catalog).resolve())
+        )
+    return overrides
 
 
 def _no_credentials(args: argparse.Namespace) -> bool:
@@ -359,9 +374,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressLine) -> int:
-    options = SyncOptions(dry_run=True) if args.dry_run else None
     try:
-        report = run_sync(config, options=options, progress=progress)
+        # --dry-run is in the configuration's options (load_config): every other setting stays.
+        report = run_sync(config, progress=progress)
     finally:
         progress.done()
     print(report.to_json() if args.json else report.to_text(), flush=True)
