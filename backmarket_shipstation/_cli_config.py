@@ -87,7 +87,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def add_config_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: argparse._SubParsersAction[Any],
     common: argparse.ArgumentParser,
 ) -> None:
     """Register ``config check`` on the CLI's subcommands."""

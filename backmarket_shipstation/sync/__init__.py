@@ -8,6 +8,7 @@
 See docs/sync.md.
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .config import AccountConfig, SyncConfig, load_config
@@ -15,6 +16,11 @@ from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
 from .store import FailureRecord, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+
+# A library's records are for the application to show: without this handler, a script that
+# never configured logging gets every warning (one per failed order) on stderr through
+# logging's last-resort handler. The CLI and applications add their own handlers.
+logging.getLogger("backmarket_shipstation").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .sandbox_run import SandboxRoundTrip, pack_and_ship, round_trip, sandbox_config

@@ -218,6 +218,8 @@ def load_config(
     )
     if not isinstance(state_value, str):
         problems.append(f"state_path must be a file path (text), not {state_value!r}")
+    if len(problems) == 1:
+        raise ConfigurationError(f"invalid configuration: {problems[0]}")
     if problems:
         raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -234,6 +236,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """The TOML configuration file as a dict, unchecked (``load_config`` checks it)."""
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raw = Path(path).read_bytes()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigurationError(
+            f"config file {path} is not UTF-8 text (line {line}, byte {exc.start}): save it as"
+            " UTF-8, as TOML requires"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"config file {path} is a directory") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
