@@ -7,7 +7,7 @@ Every model is a frozen, keyword-only attrs class built by one converter,
 and subscription bodies (snake_case), which ShipStation names differently.
 
 V1 quirks the models absorb (see docs/models-shipstation.md; tags refer to
-shared/api/shipstation.md):
+docs/api-notes/shipstation.md):
 
 - Date-times are US Pacific wall time without an offset, with 0 to 7 fraction digits
   [SWAGGER §DateTime Format]. Models hold aware ``datetime`` values in ``America/Los_Angeles``
