@@ -144,7 +144,7 @@ class Sandbox:
             model = sku.split("-")[0]
             self.shipstation.add_product(
                 sku,
-                weight_oz=f"{rng.uniform(1.5, 12):.1f}",
+                weight_oz=f"{rng.uniform(5, 11):.1f}",  # a phone in its box
                 warehouse_location=f"Aisle {1 + number % 4} / Bin {model}",
             )
         return len(skus)
