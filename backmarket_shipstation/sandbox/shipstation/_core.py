@@ -144,6 +144,8 @@ class SimulatorCore:
     _assigned: dict[int, str]
     """Order id → the GUID of its assigned user (users.py); read-only on createorder."""
     _tags: list[dict[str, Any]]
+    # Implemented by ProductsResource (products.py), called by the order upsert (orders.py).
+    _products_from_order: Callable[[_Order], None]
 
     def __repr__(self) -> str:
         # Never the key pair.
@@ -338,10 +340,6 @@ class SimulatorCore:
         if order is None or not order.active:
             raise _Reply(404, {"Message": f"Order not found: {order_id}"})
         return order
-
-    def _products_from_order(self, order: _Order) -> None:
-        """Record the product of each new SKU of ``order`` (products.py implements it)."""
-        raise NotImplementedError
 
     def _render_order(self, order: _Order) -> dict[str, Any]:
         data = order.data
