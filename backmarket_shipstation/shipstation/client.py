@@ -472,6 +472,8 @@ class ProductChanges(TypedDict, total=False):
     no_customs: bool | None
     tags: tuple[Tag, ...] | None
     upc: str | None
+    aliases: Any | None
+    product_type: Any | None
 
 
 class WarehouseChanges(TypedDict, total=False):

@@ -290,9 +290,10 @@ class Address(ShipStationModel):
     postal_code: str | None = None
     country: str | None = None
     phone: str | None = None
-    residential: bool | None = None
-    address_verified: AddressVerification | None = None
-    """Read-only."""
+    residential: bool | None = blank_is_absent()
+    """A Ship From Location's return address may carry ``""`` here (recorded in 2020)."""
+    address_verified: AddressVerification | None = blank_is_absent()
+    """Read-only; ``""`` on Ship From Locations (recorded in 2020), read as absent."""
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -914,9 +915,10 @@ class Product(ShipStationModel):
     (``weight_oz``, ounces per unit) and the bin (``warehouse_location``) there. ``PUT
     /products/{id}`` replaces the whole record, so an update must send every field back:
     :meth:`ShipStationClient.products.update` reads the record, changes what it is asked to
-    and writes back the rest, including the keys this model does not name (``aliases``,
-    ``productType``... kept in ``extras``). Length, width and height are in the account's
+    and writes back the rest, including any key this model does not name (kept in
+    ``extras``). Length, width and height are in the account's
     unit, unconverted. ``product_id``, ``create_date`` and ``modify_date`` are read-only.
+    A recorded record's SKU had a leading space (``" ABC123456789"``): compare stripped.
     """
 
     product_id: int
@@ -951,6 +953,10 @@ class Product(ShipStationModel):
     no_customs: bool | None = None
     tags: tuple[Tag, ...] | None = None
     upc: str | None = None
+    aliases: Any | None = None
+    """Other SKUs of the product per store; V1 does not document the shape: kept as sent."""
+    product_type: Any | None = None
+    """V1 does not document the shape: kept as sent."""
     extras: Mapping[str, Any] = extras_field()
 
     def unit_weight(self) -> Weight | None:
@@ -989,4 +995,8 @@ class Warehouse(ShipStationModel):
     create_date: datetime | None = None
     """Read-only."""
     is_default: bool | None = None
+    ext_inventory_identity: str | None = None
+    register_fedex_meter: str | None = None
+    seller_integration_id: Any | None = None
+    """These three are undocumented; a recorded account sent ``""`` for each (2020)."""
     extras: Mapping[str, Any] = extras_field()

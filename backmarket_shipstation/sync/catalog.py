@@ -134,9 +134,12 @@ class _ProductState:
             self.newest is None or product.modify_date > self.newest
         ):
             self.newest = product.modify_date
-        if not product.sku:
+        sku = (product.sku or "").strip()
+        if not sku:
             return
-        folded = product.sku.casefold()
+        # A record's SKU may carry stray spaces (" ABC123" in a recorded product): Back
+        # Market's never do, so they would never match.
+        folded = sku.casefold()
         current = self.products.get(folded)
         if current is not None and _modified(current) > _modified(product):
             return  # two records for one SKU (in any case): the last edited wins
@@ -147,10 +150,10 @@ class _ProductState:
             self.newest is None or product.modify_date > self.newest
         ):
             self.newest = product.modify_date
-        if product.sku:
-            current = self.products.get(product.sku.casefold())
-            if current is not None and current.product_id == product.product_id:
-                del self.products[product.sku.casefold()]
+        folded = (product.sku or "").strip().casefold()
+        current = self.products.get(folded)
+        if current is not None and current.product_id == product.product_id:
+            del self.products[folded]
 
     def catalog(self) -> Catalog:
         entries: dict[str, CatalogProduct] = {}
@@ -159,8 +162,8 @@ class _ProductState:
             location = (product.warehouse_location or "").strip() or None
             if weight is None and location is None:
                 continue
-            assert product.sku is not None  # kept only with a SKU
-            entries[product.sku] = CatalogProduct(weight=weight, warehouse_location=location)
+            sku = (product.sku or "").strip()  # kept only with a SKU
+            entries[sku] = CatalogProduct(weight=weight, warehouse_location=location)
         return Catalog(entries)
 
 

@@ -37,6 +37,7 @@ from backmarket_shipstation.shipstation import (
     OrderItem,
     OrderPage,
     OrderStatus,
+    Product,
     ProductPage,
     RefreshStatus,
     Shipment,
@@ -111,6 +112,8 @@ ROUND_TRIPS: list[tuple[str, type[Model], bool]] = [
     ("warehouses.json", Warehouse, True),
     ("tags.json", Tag, True),
     ("stores_blank_status_mappings.json", Store, True),
+    ("warehouses_recorded.json", Warehouse, True),
+    ("product_recorded.json", Product, False),
 ]
 
 
@@ -794,3 +797,24 @@ def test_product_weight_reads_as_a_per_unit_item_weight_in_ounces() -> None:
     assert first.unit_weight() == Weight.ounces(26)
     assert second.warehouse_location == "Bin 100"
     assert attrs.evolve(first, weight_oz=Decimal(0)).unit_weight() is None
+
+
+def test_a_return_address_with_blank_residential_and_verification_parses_and_round_trips() -> None:
+    # A Ship From Location recorded from a real account (2020) sent "residential": "" and
+    # "addressVerified": "" where the schema says a boolean and an enum.
+    (location,) = (Warehouse.from_dict(w, strict=True) for w in load("warehouses_recorded.json"))
+    returns = location.return_address
+    assert returns is not None
+    assert returns.residential is None
+    assert returns.address_verified is None
+    assert returns.to_dict()["residential"] == ""
+    assert location.origin_address is not None
+    assert location.origin_address.residential is False
+
+
+def test_a_recorded_product_with_null_objects_and_a_padded_sku() -> None:
+    product = Product.from_dict(load("product_recorded.json"), strict=True)
+    assert product.sku == " ABC123456789"  # kept as sent: the catalog strips it
+    assert product.unit_weight() == Weight.ounces(5)
+    assert product.aliases is None
+    assert product.to_dict()["aliases"] is None

@@ -165,6 +165,7 @@ def test_shipstation_catalog_reads_every_product_once_then_only_what_changed() -
         product(2, "GS22-128-BLK", "2025-03-02T10:00:00.000", weightOz=0,
                 warehouseLocation="Bin 22"),
         product(3, "NOT-WEIGHED", "2025-03-03T10:00:00.000", weightOz=0, warehouseLocation=""),
+        product(4, " PADDED-SKU ", "2025-03-03T11:00:00.000", weightOz=4),
     ]  # fmt: skip
     records += [
         product(10 + n, f"OLD-{n}", "2024-01-01T00:00:00.000", weightOz=1) for n in range(600)
@@ -174,12 +175,13 @@ def test_shipstation_catalog_reads_every_product_once_then_only_what_changed() -
     source = ShipStationCatalog()
 
     first = source.load(ss)
-    assert len(server.requests) == 2  # 603 active products, 500 a page
+    assert len(server.requests) == 2  # 604 active products, 500 a page
     assert first["ip13-128-mid"].weight == Weight.ounces("8.5")
     assert first["IP13-128-MID"].warehouse_location == "Bin 13"
     assert first["GS22-128-BLK"].weight is None  # weightOz 0: nobody weighed it
     assert "NOT-WEIGHED" not in first  # nothing to give
-    assert len(first) == 602
+    assert first["padded-sku"].weight == Weight.ounces(4)  # stray spaces never match
+    assert len(first) == 603
 
     records[0].update(weightOz=9, modifyDate="2025-03-05T09:00:00.000")
     records[1].update(active=False, modifyDate="2025-03-05T09:30:00.000")
@@ -196,4 +198,4 @@ def test_shipstation_catalog_reads_every_product_once_then_only_what_changed() -
     assert second["IP13-128-MID"].weight == Weight.ounces(9)
     assert "GS22-128-BLK" not in second  # deactivated
     assert second["PX8-128"].weight == Weight.ounces(7)
-    assert len(second) == 602
+    assert len(second) == 603
