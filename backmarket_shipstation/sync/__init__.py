@@ -2,6 +2,8 @@
 
 - :class:`SyncEngine` syncs one account; :func:`run_sync` every account of a configuration.
 - :func:`load_config` reads arguments, a TOML file and environment variables.
+- :class:`ShipStationCatalog` and :func:`load_catalog` / :class:`FileCatalog`: the catalog from
+  ShipStation's product records or from a file.
 - :class:`SQLiteStore` keeps cursors, order digests, write records and failures.
 - :func:`round_trip` runs the whole product against the built-in sandbox.
 
@@ -11,6 +13,7 @@ See docs/sync.md.
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .catalog import CatalogFileError, CatalogSource, FileCatalog, ShipStationCatalog, load_catalog
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
@@ -32,13 +35,17 @@ _SANDBOX_NAMES = frozenset({"SandboxRoundTrip", "pack_and_ship", "round_trip", "
 __all__ = [
     "AccountConfig",
     "AccountReport",
+    "CatalogFileError",
+    "CatalogSource",
     "Failure",
+    "FileCatalog",
     "FailureRecord",
     "OrderRecord",
     "Progress",
     "RunReport",
     "SQLiteStore",
     "SandboxRoundTrip",
+    "ShipStationCatalog",
     "SyncConfig",
     "SyncEngine",
     "SyncOptions",
@@ -46,6 +53,7 @@ __all__ = [
     "Transports",
     "WriteRecord",
     "engines",
+    "load_catalog",
     "load_config",
     "pack_and_ship",
     "round_trip",
