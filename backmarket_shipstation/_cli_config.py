@@ -28,7 +28,8 @@ def _account(account: AccountConfig) -> dict[str, Any]:
         "name": account.name,
         "backmarket_region": account.backmarket_region.value,
         "backmarket_sandbox": account.backmarket_sandbox,
-        "backmarket_base_url": account.backmarket_base_url or "(the region's host)",
+        "backmarket_base_url": account.backmarket_base_url
+        or account.backmarket_region.base_url(sandbox=account.backmarket_sandbox),
         "backmarket_user_agent": account.backmarket_user_agent,
         "shipstation_base_url": account.shipstation_base_url or "https://ssapi.shipstation.com",
         "shipstation_store_id": account.shipstation_store_id,
@@ -55,6 +56,8 @@ def _toml_value(value: Any) -> str:
 
 
 def _inline(table: dict[str, Any]) -> str:
+    if not table:
+        return "{}"
     return "{ " + ", ".join(f"{_key(k)} = {_toml_value(v)}" for k, v in table.items()) + " }"
 
 
