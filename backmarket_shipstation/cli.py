@@ -234,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
                 type=_order_state,
                 dest="order_state",
                 metavar="N",
-                help="Back Market order state (1 new, 3 to ship...)",
+                help="Back Market order state (1 to accept, 3 to ship, 9 shipped...)",
             )
             filters.add_argument(
                 "--status", metavar="S", help="ShipStation order status (awaiting_shipment...)"
@@ -310,14 +310,13 @@ def _order_state(text: str) -> int:
     from .backmarket.models import OrderState
 
     known = ", ".join(f"{int(s)} {s.name.lower()}" for s in OrderState)
+    problem = f"{text!r} is not a Back Market order state ({known})"
     try:
         state = OrderState(int(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a Back Market order state ({known})"
-        ) from None
+        raise argparse.ArgumentTypeError(problem) from None
     if not state.is_known:
-        raise argparse.ArgumentTypeError(f"{text} is not a Back Market order state ({known})")
+        raise argparse.ArgumentTypeError(problem)
     return int(state)
 
 
@@ -435,13 +434,14 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressLine) -> int:
-    store: SQLiteStore | None = None
-    if args.dry_run and not Path(config.state_path).exists():
-        # Nothing synced yet and nothing to write: a dry run leaves no empty state file.
-        store = SQLiteStore(":memory:")
+    # Nothing synced yet and nothing to write: a dry run leaves no empty state file.
+    fresh_dry_run = args.dry_run and not Path(config.state_path).exists()
+    path = ":memory:" if fresh_dry_run else config.state_path
     try:
-        # --dry-run is in the configuration's options (load_config): every other setting stays.
-        report = run_sync(config, store=store, progress=progress)
+        with SQLiteStore(path) as store:
+            # --dry-run is in the configuration's options (load_config): every other setting
+            # stays as configured.
+            report = run_sync(config, store=store, progress=progress)
     finally:
         progress.done()
     print(report.to_json() if args.json else report.to_text(), flush=True)
