@@ -170,7 +170,8 @@ def load_config(
     """Build and validate a :class:`SyncConfig`.
 
     ``path`` is a TOML file (optional); ``env`` defaults to ``os.environ``; ``overrides`` are
-    explicit values (e.g. from command-line arguments) for a single account, applied last.
+    explicit values (e.g. from command-line arguments) for a single account, applied last;
+    their ``state_path``, ``dry_run`` and ``catalog`` apply to every account.
     Raises :class:`~backmarket_shipstation.errors.ConfigurationError` listing every problem.
     """
     environ = os.environ if env is None else env
