@@ -46,6 +46,7 @@ __all__ = [
     "BLANK_IS_NONE",
     "UTC",
     "CodeEnum",
+    "blank_is_absent",
     "TextEnum",
     "DatetimeCodec",
     "Model",
@@ -73,6 +74,15 @@ def extras_field() -> Any:
 def wire(name: str, *, default: Any = None, blank_is_none: bool = False) -> Any:
     """An optional field whose wire key is not derived from its Python name."""
     return attrs.field(default=default, metadata={_WIRE: name, BLANK_IS_NONE: blank_is_none})
+
+
+def blank_is_absent() -> Any:
+    """An optional field that an API sometimes sends as ``""`` instead of a list or object.
+
+    ``""`` then parses as ``None`` (absent) and is kept in ``extras``, so ``to_dict()`` writes
+    it back unchanged: a whole-record update never turns it into something else.
+    """
+    return attrs.field(default=None, metadata={BLANK_IS_NONE: True})
 
 
 class Model:

@@ -5,8 +5,10 @@ Exit codes scripts can rely on:
 - ``0``: everything went through;
 - ``1``: some orders failed (listed in the report; retried on the next run);
 - ``2``: configuration error (missing or invalid settings, rejected credentials);
+- ``2`` also when a port to listen on is taken, or a state path is unusable;
 - ``3``: the run stopped on an API or network error (nothing is lost: the next run resumes);
-- ``130``: interrupted.
+- ``130``: interrupted;
+- ``141``: the output was cut short (``status | head``), as for other Unix tools.
 
 See docs/cli.md.
 """
@@ -25,9 +27,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
+from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
 from ._cli_store import add_store_commands
 from ._cli_webhook import WebhookReceiver
@@ -44,7 +47,6 @@ from .sync import (
     AccountConfig,
     SQLiteStore,
     SyncConfig,
-    SyncOptions,
     engines,
     load_config,
     run_sync,
@@ -81,6 +83,8 @@ EXIT_CONFIG = 2
 EXIT_API_ERROR = 3
 """An API or network error stopped the run before it finished."""
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: the reader of our output went away (``| head``)."""
 
 logger = logging.getLogger("backmarket_shipstation.cli")
 
@@ -92,10 +96,26 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
+class _UsageError(Exception):
+    """A command line argparse refuses; reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a one-line message for a bad command line instead of usage + error
+    (the subcommand parsers are of the same class: argparse builds them from this one)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     command: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if command is None:
         parser.print_help(sys.stderr)
@@ -132,6 +152,12 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader closed the pipe: nothing more to say, and nothing to say it to. Point
+        # stdout at devnull so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 # --------------------------------------------------------------------------------------
@@ -141,14 +167,14 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 def _parser() -> argparse.ArgumentParser:
     verbose_help = "log to stderr: -v for INFO (and warnings), -vv for DEBUG (default: errors only)"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backmarket-shipstation",
         description="Sync Back Market orders with ShipStation, and look at both sides.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
     # -v is accepted after a command too. SUPPRESS: a subcommand without -v must not reset
     # the count given before it (argparse copies a subparser's defaults over the parent's).
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose_help
     )
@@ -165,6 +191,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     config_options(sync)
     sync.add_argument("--dry-run", action="store_true", help="read everything, write nothing")
+    sync.add_argument(
+        "--catalog",
+        metavar="SOURCE",
+        help='"shipstation" (its product records) or a .csv/.toml/.json file (overrides the file)',
+    )
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.add_argument("--watch", action="store_true", help="repeat until SIGINT or SIGTERM")
     sync.add_argument(
@@ -201,15 +232,15 @@ def _parser() -> argparse.ArgumentParser:
             filters = sub.add_mutually_exclusive_group()
             filters.add_argument(
                 "--state",
-                type=int,
+                type=_order_state,
                 dest="order_state",
                 metavar="N",
-                help="Back Market order state (1 new, 3 to ship...)",
+                help="Back Market order state (1 to accept, 3 to ship, 9 shipped...)",
             )
             filters.add_argument(
                 "--status", metavar="S", help="ShipStation order status (awaiting_shipment...)"
             )
-            sub.add_argument("--limit", type=_count, default=20, help="at most N (default 20)")
+            sub.add_argument("--limit", type=_limit, default=20, help="at most N (default 20)")
             sub.set_defaults(run=_cmd_orders_list)
         else:
             sub.add_argument("order_id", type=int, metavar="ID", help="order id on that side")
@@ -220,7 +251,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sandbox_commands.add_parser(
         "serve", parents=[common], help="serve both simulated APIs on loopback"
     )
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any)")
+    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--orders", type=_count, default=50, help="orders (default 50)")
     serve.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
@@ -239,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="receive SHIP_NOTIFY and notify Back Market at once"
     )
     config_options(receive)
-    receive.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
+    receive.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any)")
     receive.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     receive.add_argument(
         "--path-token",
@@ -249,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     receive.set_defaults(run=_cmd_webhook_serve)
     add_store_commands(commands, common, config_options)
+    add_config_commands(commands, common)
     return parser
 
 
@@ -260,9 +292,40 @@ def _positive_float(text: str) -> float:
 
 
 def _count(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _limit(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _order_state(text: str) -> int:
+    from .backmarket.models import OrderState
+
+    known = ", ".join(f"{int(s)} {s.name.lower()}" for s in OrderState)
+    problem = f"{text!r} is not a Back Market order state ({known})"
+    try:
+        state = OrderState(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(problem) from None
+    if not state.is_known:
+        raise argparse.ArgumentTypeError(problem)
+    return int(state)
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be 0 to 65535")
     return value
 
 
@@ -328,7 +391,16 @@ class ProgressLine:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"state_path": args.state} if args.state else {}
+    overrides: dict[str, Any] = {"state_path": args.state} if args.state else {}
+    if getattr(args, "dry_run", False):
+        overrides["dry_run"] = True
+    if getattr(args, "catalog", None):
+        # A path on the command line is relative to the working directory, not the file's.
+        catalog = args.catalog
+        overrides["catalog"] = (
+            catalog if catalog.strip().lower() == "shipstation" else str(Path(catalog).resolve())
+        )
+    return overrides
 
 
 def _no_credentials(args: argparse.Namespace) -> bool:
@@ -345,12 +417,15 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         )
         sandbox = True
     if sandbox:
+        if args.state:
+            _check_state_path(args.state)
 
         def once() -> int:
             return _sync_sandbox(args, progress)
 
     else:
         config = load_config(args.config, overrides=_overrides(args))
+        _check_state_path(config.state_path)
 
         def once() -> int:
             return _sync_live(config, args, progress)
@@ -361,9 +436,14 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressLine) -> int:
-    options = SyncOptions(dry_run=True) if args.dry_run else None
+    # Nothing synced yet and nothing to write: a dry run leaves no empty state file.
+    fresh_dry_run = args.dry_run and not Path(config.state_path).exists()
+    path = ":memory:" if fresh_dry_run else config.state_path
     try:
-        report = run_sync(config, options=options, progress=progress)
+        with SQLiteStore(path) as store:
+            # --dry-run is in the configuration's options (load_config): every other setting
+            # stays as configured.
+            report = run_sync(config, store=store, progress=progress)
     finally:
         progress.done()
     print(report.to_json() if args.json else report.to_text(), flush=True)
@@ -449,7 +529,9 @@ def _stop_signals(stop: threading.Event) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        logger.warning("signal %d: stopping after the current run", signum)
+        # Printed, not only logged: without -v the log shows errors only, and whoever sent
+        # the signal should know at once that it was heard.
+        _error(f"signal {signum}: stopping after the current run (send it again to interrupt)")
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -521,8 +603,21 @@ def _cmd_orders_show(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[None]:
+    """A port that cannot be bound (taken, privileged, a bad address) is a setup problem."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        reason = exc.strerror or str(exc)
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
-    serve_forever(args.port, args.host, seed=args.seed, orders=args.orders, out=sys.stdout)
+    with _listening(args.host, args.port):
+        serve_forever(args.port, args.host, seed=args.seed, orders=args.orders, out=sys.stdout)
     return EXIT_OK
 
 
@@ -546,12 +641,20 @@ def _state_path(args: argparse.Namespace) -> str:
     return DEFAULT_STATE_PATH
 
 
+def _check_state_path(path: str) -> None:
+    """A state path that names a directory cannot become a state file: say so up front."""
+    if path != ":memory:" and Path(path).is_dir():
+        raise ConfigurationError(f"state path {path} is a directory, not a file")
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     path = _state_path(args)
+    _check_state_path(path)
     if path == ":memory:" or not Path(path).is_file():
         raise ConfigurationError(f"no state file at {path} (nothing synced yet, or wrong --state)")
     status: list[dict[str, Any]] = []
-    with SQLiteStore(path) as store:
+    # Read-only: looking at the state must work on a file this user may not write.
+    with SQLiteStore(path, read_only=True) as store:
         for account in store.accounts():
             cursors = {
                 name: None if value is None else value.isoformat()
@@ -649,9 +752,11 @@ def serve_webhooks(
 
 def _cmd_webhook_serve(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides=_overrides(args))
-    serve_webhooks(
-        config, host=args.host, port=args.port, path_token=args.path_token, out=sys.stdout
-    )
+    _check_state_path(config.state_path)
+    with _listening(args.host, args.port):
+        serve_webhooks(
+            config, host=args.host, port=args.port, path_token=args.path_token, out=sys.stdout
+        )
     return EXIT_OK
 
 

@@ -1,6 +1,6 @@
 """The asyncio clients: both APIs read concurrently, with the same throttles and retries.
 
-    python examples/async_clients.py
+    .venv/bin/python examples/async_clients.py
 
 ``AsyncBackMarketClient`` and ``AsyncShipStationClient`` take the same arguments as the
 blocking clients; lists are async iterators that fetch page by page, and every call is

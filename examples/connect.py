@@ -14,7 +14,7 @@ accounts (the same variables as the ``backmarket-shipstation`` command, see docs
 
 Run on its own, it checks the connection (read-only: one page of orders from each side):
 
-    python examples/connect.py
+    .venv/bin/python examples/connect.py
 """
 
 from __future__ import annotations

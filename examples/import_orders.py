@@ -1,6 +1,6 @@
 """Import Back Market orders into ShipStation, by hand, with the clients and the mapping.
 
-    python examples/import_orders.py
+    .venv/bin/python examples/import_orders.py
 
 1. List the Back Market orders waiting for acceptance (state 1) and to ship (state 3).
 2. Map each one to the ShipStation order the connector creates (``to_shipstation_order``):

@@ -2,7 +2,7 @@
 
 Runs offline with no arguments:
 
-    python examples/map_order.py
+    .venv/bin/python examples/map_order.py
 
 1. A Back Market order (as ``GET /ws/orders`` returns it) becomes the ShipStation order the
    connector would send to ``createorder``.

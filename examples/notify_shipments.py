@@ -1,6 +1,6 @@
 """Tell Back Market about ShipStation labels: tracking number, carrier and each phone's IMEI.
 
-    python examples/notify_shipments.py
+    .venv/bin/python examples/notify_shipments.py
 
 For every label (``GET /shipments``) of the Back Market store:
 

@@ -1,6 +1,6 @@
 """A product catalog: unit weights, stock locations and packing-slip options per SKU.
 
-    python examples/product_catalog.py
+    .venv/bin/python examples/product_catalog.py
 
 Back Market sends no weights and no stock locations. Give the connector a catalog
 (SKU -> ``CatalogProduct``) and every imported ShipStation order carries each item's unit

@@ -1,7 +1,7 @@
 """The sync on a schedule: what cron or a systemd timer runs every ten minutes.
 
-    python examples/scheduled_sync.py            # sandbox, or a DRY RUN on your accounts
-    python examples/scheduled_sync.py --write    # on your accounts: the real sync (writes)
+    .venv/bin/python examples/scheduled_sync.py          # sandbox, or a DRY RUN on yours
+    .venv/bin/python examples/scheduled_sync.py --write  # your accounts: the real sync (writes)
 
 Each run resumes from the cursors in the SQLite state file, so a run that was missed, killed
 or failed is caught up by the next one, and nothing is sent twice. The exit code is the

@@ -1,7 +1,8 @@
 """Several Back Market accounts, each into its own ShipStation store, in one run.
 
-    python examples/several_stores.py
-    BACKMARKET_SHIPSTATION_CONFIG=sync.toml python examples/several_stores.py   # DRY RUN on yours
+    .venv/bin/python examples/several_stores.py
+    # a DRY RUN on your accounts:
+    BACKMARKET_SHIPSTATION_CONFIG=sync.toml .venv/bin/python examples/several_stores.py
 
 A seller with an EU and a US Back Market account describes both in one TOML file. Secrets stay
 in environment variables (``backmarket_token_env = "BM_EU_TOKEN"`` names the variable). Each

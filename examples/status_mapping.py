@@ -1,6 +1,6 @@
 """A custom status mapping: orders not yet accepted wait in ShipStation's Awaiting Payment.
 
-    python examples/status_mapping.py
+    .venv/bin/python examples/status_mapping.py
 
 ShipStation's Back Market connector imports orders to accept (Back Market state 1) and to
 ship (state 3) as Awaiting Shipment, and accepts them itself. A seller who accepts orders in

@@ -1,6 +1,6 @@
 """A SHIP_NOTIFY webhook handler: Back Market hears of a label at once, not at the next poll.
 
-    python examples/webhook_receiver.py
+    .venv/bin/python examples/webhook_receiver.py
 
 ShipStation V1 webhooks carry only ``{"resource_url", "resource_type"}`` and are not signed.
 The handler below is what any web framework would call with the request body:

@@ -1,6 +1,7 @@
 """The pure mapping between Back Market and ShipStation: no I/O, no clock, no globals.
 
 - :func:`to_shipstation_order`: a Back Market order → the ShipStation order to upsert.
+- :class:`Catalog`: SKU → unit weight, stock location and options, any case, one lookup.
 - :class:`StatusMap`: order statuses both ways, derived from the order lines.
 - :func:`parse_device_identifiers`: IMEIs and serial numbers from ShipStation Internal Notes.
 - :func:`to_shipment_notification`: a ShipStation label or fulfillment → a
@@ -18,6 +19,7 @@ from .carriers import (
     ShipperChoice,
     tracking_url_for,
 )
+from .catalog import Catalog, CatalogProduct, as_catalog, parse_weight
 from .identifiers import (
     AssignedIdentifiers,
     DeviceIdentifier,
@@ -37,7 +39,7 @@ from .notification import (
     NotificationStatus,
     ShipmentNotification,
 )
-from .orders import CatalogProduct, order_key_for, seller_notes, to_shipstation_order
+from .orders import order_key_for, seller_notes, to_shipstation_order
 from .plan import to_backmarket_updates
 from .shipments import backmarket_order_id, to_shipment_notification
 from .status import DEFAULT_STATUS_MAP, StatusMap
@@ -49,6 +51,7 @@ __all__ = [
     "OTHER_SHIPPER",
     "AssignedIdentifiers",
     "CarrierMap",
+    "Catalog",
     "CatalogProduct",
     "DeviceIdentifier",
     "IdentifiableLine",
@@ -60,6 +63,7 @@ __all__ = [
     "ShipmentNotification",
     "ShipperChoice",
     "StatusMap",
+    "as_catalog",
     "assign_device_identifiers",
     "backmarket_order_id",
     "device_lines",
@@ -68,6 +72,7 @@ __all__ = [
     "is_valid_imei",
     "order_key_for",
     "parse_device_identifiers",
+    "parse_weight",
     "seller_notes",
     "to_backmarket_updates",
     "to_shipment_notification",

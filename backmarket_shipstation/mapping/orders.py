@@ -33,6 +33,7 @@ from ..shipstation.models import (
     WeightUnit,
 )
 from ..shipstation.models import Order as ShipStationOrder
+from .catalog import Catalog, CatalogProduct
 from .identifiers import SDK_NOTE_PREFIX
 from .status import DEFAULT_STATUS_MAP, StatusMap
 
@@ -86,23 +87,6 @@ _NOT_TO_PACK = frozenset(
         OrderLineState.NOT_PAID,
     }
 )
-
-
-@attrs.frozen(kw_only=True)
-class CatalogProduct:
-    """What the seller's own catalog knows about a SKU, for the packer.
-
-    Back Market sends no weights nor stock locations: pass them per SKU to
-    :func:`to_shipstation_order` to fill the item weight (per unit), the warehouse location,
-    extra item options and the total order weight.
-    """
-
-    weight: Weight | None = None
-    """Weight of ONE unit (ShipStation item weights are per unit)."""
-    warehouse_location: str | None = None
-    """Where the unit is stored, e.g. ``"Aisle 3, Shelf A, Bin 5"``."""
-    options: Mapping[str, str] = attrs.field(factory=dict)
-    """Extra item options shown on packing slips, e.g. ``{"Colour": "Midnight"}``."""
 
 
 def order_key_for(order_id: int, *, prefix: str = DEFAULT_ORDER_KEY_PREFIX) -> str:
@@ -223,9 +207,12 @@ def _lookup(catalog: Mapping[str, CatalogProduct] | None, sku: str | None) -> Ca
     if not catalog or sku is None:
         return None
     found = catalog.get(sku)
-    if found is not None:
+    if found is not None or isinstance(catalog, Catalog):
+        # A Catalog ignores case in one read: a miss is final.
         return found
-    # Back Market SKUs are case-insensitive (backmarket.md §5.5).
+    # Back Market SKUs are case-insensitive (docs/api-notes/backmarket.md §5.5). A plain
+    # mapping has no index by folded SKU, so a miss is a scan: pass a Catalog (the sync
+    # engine always does) to make it O(1).
     folded = sku.casefold()
     for key, product in catalog.items():
         if key.casefold() == folded:
@@ -399,7 +386,9 @@ def to_shipstation_order(
     is that order updated (same ``orderId``, the seller's internal notes, tags, carrier choice,
     dimensions and other ShipStation-side edits kept), since createorder replaces the whole
     order. ``store_id`` goes to ``advancedOptions.storeId`` (honoured on creation only).
-    ``catalog`` maps SKUs to weights, stock locations and extra options.
+    ``catalog`` maps SKUs to weights, stock locations and extra options: a
+    :class:`~backmarket_shipstation.mapping.Catalog` matches them without regard to case in
+    one lookup; a plain mapping matches exact SKUs at once and scans on a miss.
 
     Raises :class:`~backmarket_shipstation.errors.MissingShipToAddressError` when the shipping
     address is absent or lacks the name, street, city, country or (where the country uses

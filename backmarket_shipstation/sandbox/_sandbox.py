@@ -132,6 +132,23 @@ class Sandbox:
             self.shipstation.handle, self.shipstation_faults, self.counters, api="shipstation"
         )
 
+    def seed_products(self) -> int:
+        """Give every SKU of the Back Market orders a ShipStation product record with a unit
+        weight (ounces) and a bin, as a seller who keeps them in ShipStation has: then
+        ``catalog = "shipstation"`` finds them. Deterministic from the seed; returns how many."""
+        skus = sorted(
+            {line["listing"] for order in self.backmarket.orders() for line in order["orderlines"]}
+        )
+        rng = random.Random(f"sandbox-products-{self.seed}")
+        for number, sku in enumerate(skus, 1):
+            model = sku.split("-")[0]
+            self.shipstation.add_product(
+                sku,
+                weight_oz=f"{rng.uniform(5, 11):.1f}",  # a phone in its box
+                warehouse_location=f"Aisle {1 + number % 4} / Bin {model}",
+            )
+        return len(skus)
+
     def deliver_webhooks(self, send: Callable[[str, dict[str, Any]], None] | None = None) -> int:
         """POST every due ShipStation webhook (default: with httpx); returns how many went out."""
         return self.shipstation.deliver_webhooks(send or _post_webhook)
@@ -241,6 +258,16 @@ def describe(served: ServedSandbox) -> str:
             f"  Back Market store id  {sandbox.shipstation_store_id}",
             f"  try            curl -u '{sandbox.shipstation_api_key}:"
             f"{sandbox.shipstation_api_secret}' '{served.shipstation_url}/stores'",
+            "",
+            "Point the CLI and the examples at it (paste into your shell):",
+            "",
+            f"export BACKMARKET_TOKEN='{sandbox.backmarket_token}'",
+            f"export BACKMARKET_USER_AGENT='{sandbox.backmarket_user_agent}'",
+            f"export BACKMARKET_BASE_URL='{served.backmarket_url}'",
+            f"export SHIPSTATION_API_KEY='{sandbox.shipstation_api_key}'",
+            f"export SHIPSTATION_API_SECRET='{sandbox.shipstation_api_secret}'",
+            f"export SHIPSTATION_BASE_URL='{served.shipstation_url}'",
+            f"export SHIPSTATION_STORE_ID='{sandbox.shipstation_store_id}'",
         ]
     )
 
@@ -262,6 +289,7 @@ def serve_forever(
     """
     stream = out or sys.stdout
     sandbox = Sandbox(seed=seed, orders=orders, clock=SystemClock(), faults=faults)
+    sandbox.seed_products()  # so that catalog = "shipstation" has weights and bins to read
     served = sandbox.serve(host, port)
     try:
         print(describe(served), file=stream, flush=True)

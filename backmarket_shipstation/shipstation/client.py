@@ -13,10 +13,13 @@ every client of the same key pair in the process shares one limiter, steered by 
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
+import attrs
 from typing_extensions import Unpack
 
 from .._convert import Model, to_camel
@@ -41,11 +44,13 @@ from ..clock import Clock
 from ..errors import ConfigurationError
 from .models import (
     PACIFIC,
+    Address,
     BulkUpsertOrderResult,
     BulkUpsertResult,
     Carrier,
     CarrierPackage,
     CarrierService,
+    Confirmation,
     CreateLabelRequest,
     Fulfillment,
     FulfillmentPage,
@@ -56,10 +61,15 @@ from .models import (
     Order,
     OrderPage,
     OrderStatus,
+    Product,
+    ProductCategory,
+    ProductPage,
     Shipment,
     ShipmentPage,
     Store,
     SuccessResponse,
+    Tag,
+    Warehouse,
     WebhookEvent,
     WebhookList,
     WebhookPayload,
@@ -78,6 +88,9 @@ __all__ = [
     "list_orders_request",
     "list_shipments_request",
     "list_fulfillments_request",
+    "list_products_request",
+    "update_product_request",
+    "update_warehouse_request",
     "upsert_order_request",
     "upsert_orders_request",
 ]
@@ -90,7 +103,7 @@ BULK_LIMIT = 100
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
-PageT = TypeVar("PageT", bound=OrderPage | ShipmentPage | FulfillmentPage)
+PageT = TypeVar("PageT", bound=OrderPage | ShipmentPage | FulfillmentPage | ProductPage)
 
 SHIPSTATION_RETRY_POLICY = RetryPolicy()
 
@@ -147,11 +160,13 @@ def _page_request(
     return Request(method="GET", path=path, params=params, parse=parse, idempotent=True)
 
 
-def _page_items(page: OrderPage | ShipmentPage | FulfillmentPage) -> Sequence[Any]:
+def _page_items(page: OrderPage | ShipmentPage | FulfillmentPage | ProductPage) -> Sequence[Any]:
     if isinstance(page, OrderPage):
         return page.orders
     if isinstance(page, ShipmentPage):
         return page.shipments
+    if isinstance(page, ProductPage):
+        return page.products
     return page.fulfillments
 
 
@@ -405,6 +420,206 @@ def refresh_store_request(
     return Request(method="POST", path="/stores/refreshstore", params=params, parse=_success)
 
 
+# Products, warehouses, tags and order users (shipstation.md appendix A.2-A.4) ---------------
+
+
+class ProductFilters(TypedDict, total=False):
+    """The filters of ``ss.products.list()``, all optional [A.2]. ``start_date`` and
+    ``end_date`` bound the creation date (sent as US Pacific wall time); ``sort_by`` is
+    ``SKU``, ``ModifyDate`` or ``CreateDate``."""
+
+    sku: str | None
+    name: str | None
+    product_category_id: int | None
+    product_type_id: int | None
+    tag_id: int | None
+    start_date: datetime | date | str | None
+    end_date: datetime | date | str | None
+    show_inactive: bool | None
+    sort_by: str | None
+    sort_dir: str | None
+    page_size: int
+
+
+class ProductChanges(TypedDict, total=False):
+    """What ``ss.products.update()`` may change; every other field is sent back as read."""
+
+    sku: str | None
+    name: str | None
+    price: Decimal | None
+    default_cost: Decimal | None
+    length: Decimal | None
+    width: Decimal | None
+    height: Decimal | None
+    weight_oz: Decimal | None
+    internal_notes: str | None
+    fulfillment_sku: str | None
+    active: bool | None
+    product_category: ProductCategory | None
+    warehouse_location: str | None
+    default_carrier_code: str | None
+    default_service_code: str | None
+    default_package_code: str | None
+    default_intl_carrier_code: str | None
+    default_intl_service_code: str | None
+    default_intl_package_code: str | None
+    default_confirmation: Confirmation | None
+    default_intl_confirmation: Confirmation | None
+    customs_description: str | None
+    customs_value: Decimal | None
+    customs_tariff_no: str | None
+    customs_country_code: str | None
+    no_customs: bool | None
+    tags: tuple[Tag, ...] | None
+    upc: str | None
+    aliases: Any | None
+    product_type: Any | None
+
+
+class WarehouseChanges(TypedDict, total=False):
+    """What ``ss.warehouses.update()`` may change; every other field is sent back as read."""
+
+    warehouse_name: str | None
+    origin_address: Address | None
+    return_address: Address | None
+    is_default: bool | None
+
+
+def list_products_request(**filters: Unpack[ProductFilters]) -> Request[ProductPage]:
+    """``GET /products``: pages of up to 500 [A.2]."""
+    page_size = filters.get("page_size", PAGE_SIZE)
+    params: dict[str, object] = {}
+    for name, value in filters.items():
+        if name == "page_size":
+            continue
+        if name in ("start_date", "end_date"):
+            value = _pacific(cast("datetime | date | str | None", value))
+        params[to_camel(name)] = value
+    return _page_request("/products", _one(ProductPage), page_size, **params)
+
+
+# Fields a caller may not change: ShipStation sets them [A.2][A.3].
+_READ_ONLY = {
+    Product: frozenset({"product_id", "create_date", "modify_date", "extras"}),
+    Warehouse: frozenset({"warehouse_id", "create_date", "extras"}),
+}
+
+R = TypeVar("R", Product, Warehouse)
+
+
+def with_changes(record: R, changes: Mapping[str, Any]) -> R:
+    """``record`` with ``changes`` applied, every other field (known or not) as it was.
+
+    V1's PUT replaces the whole resource and wipes what is left out [A.6 #13], so an update is
+    always this: the record as read, with only the named fields changed.
+    """
+    kind = type(record)
+    names = attrs.fields_dict(kind)
+    for name in changes:
+        if name not in names:
+            raise ValueError(f"{kind.__name__} has no field {name!r}")
+        if name in _READ_ONLY[kind]:
+            raise ValueError(f"{kind.__name__}.{name} is read-only")
+    return attrs.evolve(record, **changes)
+
+
+def get_product_request(product_id: int) -> Request[Product]:
+    """``GET /products/{productId}``."""
+    return _get(f"/products/{int(product_id)}", _one(Product))
+
+
+def update_product_request(product: Product) -> Request[SuccessResponse]:
+    """``PUT /products/{productId}`` with the whole record [A.2]; a PUT of the same record
+    twice leaves it as once, so it is retried after an unclear failure."""
+    return Request(
+        method="PUT",
+        path=f"/products/{int(product.product_id)}",
+        json=product.to_dict(),
+        parse=_success,
+        idempotent=True,
+    )
+
+
+def _warehouse_id(warehouse: Warehouse) -> int:
+    if warehouse.warehouse_id is None:
+        raise ValueError("the warehouse has no warehouse_id: create it first")
+    return int(warehouse.warehouse_id)
+
+
+def get_warehouse_request(warehouse_id: int) -> Request[Warehouse]:
+    """``GET /warehouses/{warehouseId}``."""
+    return _get(f"/warehouses/{int(warehouse_id)}", _one(Warehouse))
+
+
+def create_warehouse_request(warehouse: Warehouse) -> Request[Warehouse]:
+    """``POST /warehouses/createwarehouse``: ``originAddress`` is required [A.3]. Not
+    idempotent: a resend after an unclear failure could make two."""
+    if warehouse.origin_address is None:
+        raise ValueError("a warehouse needs an origin_address (rates are computed from it)")
+    if warehouse.warehouse_id is not None:
+        raise ValueError("warehouse_id is set by ShipStation: update that warehouse instead")
+    return Request(
+        method="POST",
+        path="/warehouses/createwarehouse",
+        json=warehouse.to_dict(),
+        parse=_one(Warehouse),
+    )
+
+
+def update_warehouse_request(warehouse: Warehouse) -> Request[Warehouse]:
+    """``PUT /warehouses/{warehouseId}`` with the whole record [A.3]."""
+    return Request(
+        method="PUT",
+        path=f"/warehouses/{_warehouse_id(warehouse)}",
+        json=warehouse.to_dict(),
+        parse=_one(Warehouse),
+        idempotent=True,
+    )
+
+
+def delete_warehouse_request(warehouse_id: int) -> Request[SuccessResponse]:
+    """``DELETE /warehouses/{warehouseId}``: a soft delete (the location becomes inactive)."""
+    return Request(
+        method="DELETE", path=f"/warehouses/{int(warehouse_id)}", parse=_success, idempotent=True
+    )
+
+
+def create_tag_request(name: str, color: str | None) -> Request[Tag]:
+    """``POST /accounts/createtag`` [A.4]. The V1 body is not spelled out in the docs we
+    have; ``{name, color}`` and a ``{tagId, name, color}`` answer follow the tag model of
+    ``listtags`` (shipstation.md A.4, INFERRED)."""
+    if not name.strip():
+        raise ValueError("a tag needs a name")
+    body: dict[str, Any] = {"name": name}
+    if color is not None:
+        body["color"] = color
+    return _post("/accounts/createtag", body, _one(Tag))
+
+
+def _order_ids(order_ids: Iterable[int]) -> list[int]:
+    ids = [int(order_id) for order_id in order_ids]
+    if not ids:
+        raise ValueError("give at least one order id")
+    return ids
+
+
+def assign_user_request(order_ids: Iterable[int], user_id: str) -> Request[SuccessResponse]:
+    """``POST /orders/assignuser``: all or nothing, no order is assigned if one id is unknown
+    [A.4]. Assigning the same user again changes nothing, so it is safe to resend."""
+    try:
+        uuid.UUID(user_id)
+    except (TypeError, ValueError):
+        raise ValueError(f"user_id must be a ShipStation user GUID, not {user_id!r}") from None
+    body = {"orderIds": _order_ids(order_ids), "userId": user_id}
+    return attrs.evolve(_post("/orders/assignuser", body, _success), idempotent=True)
+
+
+def unassign_user_request(order_ids: Iterable[int]) -> Request[SuccessResponse]:
+    """``POST /orders/unassignuser`` [A.4]."""
+    body = {"orderIds": _order_ids(order_ids)}
+    return attrs.evolve(_post("/orders/unassignuser", body, _success), idempotent=True)
+
+
 # --------------------------------------------------------------------------------------
 # Configuration shared by both clients
 # --------------------------------------------------------------------------------------
@@ -525,6 +740,15 @@ class Orders:
     def create_label(self, request: CreateLabelRequest) -> Label:
         """Buy a label for an order (fires SHIP_NOTIFY). Never resent after an unclear failure."""
         return self._core.send(create_label_request(request))
+
+    def assign_user(self, order_ids: Iterable[int], user_id: str) -> SuccessResponse:
+        """Assign the orders to a user (GUID). All or nothing: if one order id is unknown,
+        none is assigned."""
+        return self._core.send(assign_user_request(order_ids, user_id))
+
+    def unassign_user(self, order_ids: Iterable[int]) -> SuccessResponse:
+        """Remove the assigned user from the orders."""
+        return self._core.send(unassign_user_request(order_ids))
 
 
 class Shipments:
@@ -651,6 +875,90 @@ class Webhooks:
         return Paginator(self._core.send, first, _page_items, next_page)
 
 
+class Products:
+    """``ss.products``: the product records ShipStation keeps per SKU [A.2]."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(self, **filters: Unpack[ProductFilters]) -> Paginator[ProductPage, Product]:
+        """Every matching product, fetched lazily (500 per page)."""
+        first = list_products_request(**filters)
+        return Paginator(self._core.send, first, lambda p: p.products, next_page)
+
+    def get(self, product_id: int) -> Product:
+        """One product by its ``productId``."""
+        return self._core.send(get_product_request(product_id))
+
+    def update(self, product_id: int, **changes: Unpack[ProductChanges]) -> SuccessResponse:
+        """Change the named fields and nothing else: reads the record, applies ``changes``
+        and PUTs it back whole (V1 wipes any field a PUT leaves out). Two calls."""
+        current = self.get(product_id)
+        return self._core.send(update_product_request(with_changes(current, changes)))
+
+    def replace(self, product: Product) -> SuccessResponse:
+        """PUT ``product`` as it is: every field it lacks is wiped. Give it a record you
+        read (``get``/``list``) and changed with ``attrs.evolve``."""
+        return self._core.send(update_product_request(product))
+
+
+class Warehouses:
+    """``ss.warehouses``: Ship From Locations [A.3]."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(self) -> builtins.list[Warehouse]:
+        """Every Ship From Location (one call: the list is not paged)."""
+        return self._core.send(_get("/warehouses", _many(Warehouse)))
+
+    def get(self, warehouse_id: int) -> Warehouse:
+        """One Ship From Location."""
+        return self._core.send(get_warehouse_request(warehouse_id))
+
+    def create(
+        self,
+        origin_address: Address,
+        *,
+        warehouse_name: str | None = None,
+        return_address: Address | None = None,
+        is_default: bool | None = None,
+    ) -> Warehouse:
+        """Add a Ship From Location; the return address defaults to the origin. Never
+        resent after an unclear failure (it could make two)."""
+        body = Warehouse(
+            warehouse_name=warehouse_name,
+            origin_address=origin_address,
+            return_address=return_address,
+            is_default=is_default,
+        )
+        return self._core.send(create_warehouse_request(body))
+
+    def update(self, warehouse_id: int, **changes: Unpack[WarehouseChanges]) -> Warehouse:
+        """Change the named fields and nothing else (read, change, PUT the whole record)."""
+        current = self.get(warehouse_id)
+        return self._core.send(update_warehouse_request(with_changes(current, changes)))
+
+    def delete(self, warehouse_id: int) -> SuccessResponse:
+        """Deactivate a Ship From Location (a soft delete)."""
+        return self._core.send(delete_warehouse_request(warehouse_id))
+
+
+class Tags:
+    """``ss.tags``: the account's order tags [A.4]."""
+
+    def __init__(self, core: SyncCore) -> None:
+        self._core = core
+
+    def list(self) -> builtins.list[Tag]:
+        """Every tag of the account."""
+        return self._core.send(_get("/accounts/listtags", _many(Tag)))
+
+    def create(self, name: str, *, color: str | None = None) -> Tag:
+        """Create a tag (``color`` as ``"#RRGGBB"``)."""
+        return self._core.send(create_tag_request(name, color))
+
+
 class ShipStationClient(_RateLimitView, SyncClientBase):
     """Blocking client of ShipStation API V1.
 
@@ -689,6 +997,9 @@ class ShipStationClient(_RateLimitView, SyncClientBase):
         self.carriers = Carriers(self._core)
         self.stores = Stores(self._core)
         self.webhooks = Webhooks(self._core)
+        self.products = Products(self._core)
+        self.warehouses = Warehouses(self._core)
+        self.tags = Tags(self._core)
 
 
 # --------------------------------------------------------------------------------------
@@ -763,6 +1074,14 @@ class AsyncOrders:
     async def create_label(self, request: CreateLabelRequest) -> Label:
         """Buy a label for an order. Never resent after an unclear failure."""
         return await self._core.send(create_label_request(request))
+
+    async def assign_user(self, order_ids: Iterable[int], user_id: str) -> SuccessResponse:
+        """Assign the orders to a user (GUID); all or nothing."""
+        return await self._core.send(assign_user_request(order_ids, user_id))
+
+    async def unassign_user(self, order_ids: Iterable[int]) -> SuccessResponse:
+        """Remove the assigned user from the orders."""
+        return await self._core.send(unassign_user_request(order_ids))
 
 
 class AsyncShipments:
@@ -885,6 +1204,87 @@ class AsyncWebhooks:
         return AsyncPaginator(self._core.send, first, _page_items, next_page)
 
 
+class AsyncProducts:
+    """``ss.products`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    def list(self, **filters: Unpack[ProductFilters]) -> AsyncPaginator[ProductPage, Product]:
+        """Every matching product (``async for``)."""
+        first = list_products_request(**filters)
+        return AsyncPaginator(self._core.send, first, lambda p: p.products, next_page)
+
+    async def get(self, product_id: int) -> Product:
+        """One product by its ``productId``."""
+        return await self._core.send(get_product_request(product_id))
+
+    async def update(self, product_id: int, **changes: Unpack[ProductChanges]) -> SuccessResponse:
+        """Change the named fields and nothing else (read, change, PUT the whole record)."""
+        current = await self.get(product_id)
+        return await self._core.send(update_product_request(with_changes(current, changes)))
+
+    async def replace(self, product: Product) -> SuccessResponse:
+        """PUT ``product`` as it is (see the sync twin)."""
+        return await self._core.send(update_product_request(product))
+
+
+class AsyncWarehouses:
+    """``ss.warehouses`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    async def list(self) -> builtins.list[Warehouse]:
+        """Every Ship From Location."""
+        return await self._core.send(_get("/warehouses", _many(Warehouse)))
+
+    async def get(self, warehouse_id: int) -> Warehouse:
+        """One Ship From Location."""
+        return await self._core.send(get_warehouse_request(warehouse_id))
+
+    async def create(
+        self,
+        origin_address: Address,
+        *,
+        warehouse_name: str | None = None,
+        return_address: Address | None = None,
+        is_default: bool | None = None,
+    ) -> Warehouse:
+        """Add a Ship From Location (never resent after an unclear failure)."""
+        body = Warehouse(
+            warehouse_name=warehouse_name,
+            origin_address=origin_address,
+            return_address=return_address,
+            is_default=is_default,
+        )
+        return await self._core.send(create_warehouse_request(body))
+
+    async def update(self, warehouse_id: int, **changes: Unpack[WarehouseChanges]) -> Warehouse:
+        """Change the named fields and nothing else (read, change, PUT the whole record)."""
+        current = await self.get(warehouse_id)
+        return await self._core.send(update_warehouse_request(with_changes(current, changes)))
+
+    async def delete(self, warehouse_id: int) -> SuccessResponse:
+        """Deactivate a Ship From Location."""
+        return await self._core.send(delete_warehouse_request(warehouse_id))
+
+
+class AsyncTags:
+    """``ss.tags`` of :class:`AsyncShipStationClient`."""
+
+    def __init__(self, core: AsyncCore) -> None:
+        self._core = core
+
+    async def list(self) -> builtins.list[Tag]:
+        """Every tag of the account."""
+        return await self._core.send(_get("/accounts/listtags", _many(Tag)))
+
+    async def create(self, name: str, *, color: str | None = None) -> Tag:
+        """Create a tag."""
+        return await self._core.send(create_tag_request(name, color))
+
+
 class AsyncShipStationClient(_RateLimitView, AsyncClientBase):
     """The asyncio twin of :class:`ShipStationClient` (same arguments)."""
 
@@ -916,3 +1316,6 @@ class AsyncShipStationClient(_RateLimitView, AsyncClientBase):
         self.carriers = AsyncCarriers(self._core)
         self.stores = AsyncStores(self._core)
         self.webhooks = AsyncWebhooks(self._core)
+        self.products = AsyncProducts(self._core)
+        self.warehouses = AsyncWarehouses(self._core)
+        self.tags = AsyncTags(self._core)

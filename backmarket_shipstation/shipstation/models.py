@@ -1,4 +1,5 @@
-"""ShipStation API V1 models: orders, shipments, fulfillments, carriers, stores, webhooks.
+"""ShipStation API V1 models: orders, shipments, fulfillments, carriers, stores, webhooks,
+products, warehouses (Ship From Locations) and tags.
 
 Every model is a frozen, keyword-only attrs class built by one converter,
 :data:`SHIPSTATION_CONVERTER`. Field names are snake_case in Python and camelCase on the wire
@@ -6,7 +7,7 @@ Every model is a frozen, keyword-only attrs class built by one converter,
 and subscription bodies (snake_case), which ShipStation names differently.
 
 V1 quirks the models absorb (see docs/models-shipstation.md; tags refer to
-shared/api/shipstation.md):
+docs/api-notes/shipstation.md):
 
 - Date-times are US Pacific wall time without an offset, with 0 to 7 fraction digits
   [SWAGGER §DateTime Format]. Models hold aware ``datetime`` values in ``America/Los_Angeles``
@@ -27,7 +28,15 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .._convert import DatetimeCodec, Model, ModelConverter, TextEnum, extras_field, wire
+from .._convert import (
+    DatetimeCodec,
+    Model,
+    ModelConverter,
+    TextEnum,
+    blank_is_absent,
+    extras_field,
+    wire,
+)
 
 __all__ = [
     "PACIFIC",
@@ -62,6 +71,9 @@ __all__ = [
     "OrderItem",
     "OrderPage",
     "OrderStatus",
+    "Product",
+    "ProductCategory",
+    "ProductPage",
     "RefreshStatus",
     "Shipment",
     "ShipmentItem",
@@ -70,6 +82,8 @@ __all__ = [
     "StatusMapping",
     "Store",
     "SuccessResponse",
+    "Tag",
+    "Warehouse",
     "Webhook",
     "WebhookEvent",
     "WebhookList",
@@ -276,9 +290,10 @@ class Address(ShipStationModel):
     postal_code: str | None = None
     country: str | None = None
     phone: str | None = None
-    residential: bool | None = None
-    address_verified: AddressVerification | None = None
-    """Read-only."""
+    residential: bool | None = blank_is_absent()
+    """A Ship From Location's return address may carry ``""`` here (recorded in 2020)."""
+    address_verified: AddressVerification | None = blank_is_absent()
+    """Read-only; ``""`` on Ship From Locations (recorded in 2020), read as absent."""
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -758,8 +773,10 @@ class Store(ShipStationModel):
     create_date: datetime | None = None
     modify_date: datetime | None = None
     auto_refresh: bool | None = None
-    status_mappings: tuple[StatusMapping, ...] | None = None
-    """Only on ``GET /stores/{id}``."""
+    status_mappings: tuple[StatusMapping, ...] | None = blank_is_absent()
+    """Only on ``GET /stores/{id}``. Some accounts send ``""`` instead of a list (seen in store
+    lists recorded from a real account in 2020): that reads as ``None`` and is written back
+    as ``""``."""
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -861,4 +878,125 @@ class WebhookSubscriptionResult(ShipStationModel):
     """The answer of ``POST /webhooks/subscribe``: ``{"id": 123456}``."""
 
     id: int
+    extras: Mapping[str, Any] = extras_field()
+
+
+# --------------------------------------------------------------------------------------
+# Products, warehouses and tags (shipstation.md appendix A.2-A.4)
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Tag(ShipStationModel):
+    """An account tag: ``GET /accounts/listtags`` gives ``{tagId, name, color}`` [SWAGGER];
+    a product's ``tags`` carry ``{tagId, name}`` only."""
+
+    tag_id: int | None = None
+    name: str | None = None
+    color: str | None = None
+    """A hex colour, e.g. ``"#800080"``."""
+    extras: Mapping[str, Any] = extras_field()
+
+
+@attrs.frozen(kw_only=True)
+class ProductCategory(ShipStationModel):
+    """``productCategory`` of a product: ``{categoryId, name}`` [SWAGGER]."""
+
+    category_id: int | None = None
+    name: str | None = None
+    extras: Mapping[str, Any] = extras_field()
+
+
+@attrs.frozen(kw_only=True)
+class Product(ShipStationModel):
+    """A product record [A.2][DOCS-PRODUCT-MODEL][SWAGGER].
+
+    ShipStation creates one per SKU as orders come in; the seller keeps the unit weight
+    (``weight_oz``, ounces per unit) and the bin (``warehouse_location``) there. ``PUT
+    /products/{id}`` replaces the whole record, so an update must send every field back:
+    :meth:`ShipStationClient.products.update` reads the record, changes what it is asked to
+    and writes back the rest, including any key this model does not name (kept in
+    ``extras``). Length, width and height are in the account's
+    unit, unconverted. ``product_id``, ``create_date`` and ``modify_date`` are read-only.
+    A recorded record's SKU had a leading space (``" ABC123456789"``): compare stripped.
+    """
+
+    product_id: int
+    sku: str | None = None
+    name: str | None = None
+    price: Decimal | None = None
+    default_cost: Decimal | None = None
+    length: Decimal | None = None
+    width: Decimal | None = None
+    height: Decimal | None = None
+    weight_oz: Decimal | None = None
+    """Weight of ONE unit, in ounces."""
+    internal_notes: str | None = None
+    fulfillment_sku: str | None = None
+    create_date: datetime | None = None
+    modify_date: datetime | None = None
+    active: bool | None = None
+    product_category: ProductCategory | None = None
+    warehouse_location: str | None = None
+    default_carrier_code: str | None = None
+    default_service_code: str | None = None
+    default_package_code: str | None = None
+    default_intl_carrier_code: str | None = None
+    default_intl_service_code: str | None = None
+    default_intl_package_code: str | None = None
+    default_confirmation: Confirmation | None = None
+    default_intl_confirmation: Confirmation | None = None
+    customs_description: str | None = None
+    customs_value: Decimal | None = None
+    customs_tariff_no: str | None = None
+    customs_country_code: str | None = None
+    no_customs: bool | None = None
+    tags: tuple[Tag, ...] | None = None
+    upc: str | None = None
+    aliases: Any | None = None
+    """Other SKUs of the product per store; V1 does not document the shape: kept as sent."""
+    product_type: Any | None = None
+    """V1 does not document the shape: kept as sent."""
+    extras: Mapping[str, Any] = extras_field()
+
+    def unit_weight(self) -> Weight | None:
+        """``weight_oz`` as an order item weight (ounces), or ``None`` when unset or zero:
+        ShipStation shows 0 for a product nobody weighed."""
+        if self.weight_oz is None or self.weight_oz <= 0:
+            return None
+        return Weight.ounces(self.weight_oz)
+
+
+@attrs.frozen(kw_only=True)
+class ProductPage(ShipStationModel):
+    """One page of ``GET /products``. Do not trust ``pages`` alone: doc examples show ``0``."""
+
+    products: tuple[Product, ...]
+    total: int
+    page: int
+    pages: int
+    extras: Mapping[str, Any] = extras_field()
+
+
+@attrs.frozen(kw_only=True)
+class Warehouse(ShipStationModel):
+    """A Ship From Location (formerly "warehouse") [A.3][SWAGGER].
+
+    ``origin_address`` is where rates are computed from (required on create);
+    ``return_address`` defaults to the origin. ``PUT /warehouses/{id}`` replaces the whole
+    record: update through :meth:`ShipStationClient.warehouses.update`, which sends it all.
+    """
+
+    warehouse_id: int | None = None
+    """Read-only."""
+    warehouse_name: str | None = None
+    origin_address: Address | None = None
+    return_address: Address | None = None
+    create_date: datetime | None = None
+    """Read-only."""
+    is_default: bool | None = None
+    ext_inventory_identity: str | None = None
+    register_fedex_meter: str | None = None
+    seller_integration_id: Any | None = None
+    """These three are undocumented; a recorded account sent ``""`` for each (2020)."""
     extras: Mapping[str, Any] = extras_field()

@@ -2,19 +2,28 @@
 
 - :class:`SyncEngine` syncs one account; :func:`run_sync` every account of a configuration.
 - :func:`load_config` reads arguments, a TOML file and environment variables.
+- :class:`ShipStationCatalog` and :func:`load_catalog` / :class:`FileCatalog`: the catalog from
+  ShipStation's product records or from a file.
 - :class:`SQLiteStore` keeps cursors, order digests, write records and failures.
 - :func:`round_trip` runs the whole product against the built-in sandbox.
 
 See docs/sync.md.
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from .catalog import CatalogFileError, CatalogSource, FileCatalog, ShipStationCatalog, load_catalog
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
 from .store import FailureRecord, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+
+# A library's records are for the application to show: without this handler, a script that
+# never configured logging gets every warning (one per failed order) on stderr through
+# logging's last-resort handler. The CLI and applications add their own handlers.
+logging.getLogger("backmarket_shipstation").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .sandbox_run import SandboxRoundTrip, pack_and_ship, round_trip, sandbox_config
@@ -26,13 +35,17 @@ _SANDBOX_NAMES = frozenset({"SandboxRoundTrip", "pack_and_ship", "round_trip", "
 __all__ = [
     "AccountConfig",
     "AccountReport",
+    "CatalogFileError",
+    "CatalogSource",
     "Failure",
+    "FileCatalog",
     "FailureRecord",
     "OrderRecord",
     "Progress",
     "RunReport",
     "SQLiteStore",
     "SandboxRoundTrip",
+    "ShipStationCatalog",
     "SyncConfig",
     "SyncEngine",
     "SyncOptions",
@@ -40,6 +53,7 @@ __all__ = [
     "Transports",
     "WriteRecord",
     "engines",
+    "load_catalog",
     "load_config",
     "pack_and_ship",
     "round_trip",

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import cast
 
 import attrs
 
@@ -20,10 +21,11 @@ from ..backmarket.client import BackMarketClient
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
 from ..errors import BackMarketShipStationError, MappingError
-from ..mapping import order_key_for, to_shipstation_order
+from ..mapping import Catalog, order_key_for, to_shipstation_order
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Order as ShipStationOrder
 from ..shipstation.models import OrderStatus
+from .catalog import CatalogSource
 from .journal import WriteJournal
 from .options import SyncOptions
 from .report import AccountReport, Failure
@@ -40,6 +42,8 @@ OPEN_STATUSES = frozenset(
     {OrderStatus.AWAITING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.ON_HOLD}
 )
 """ShipStation statuses in which an order can still be changed."""
+_UNREAD = object()
+"""The catalog of a source not read yet this run."""
 LIST_PAGE = 500
 """ShipStation's largest page: one list call replaces up to this many single reads."""
 
@@ -74,6 +78,7 @@ class AccountContext:
             clock=clock,
             dry_run=options.dry_run,
         )
+        self._catalog: Catalog | CatalogSource | object | None = _UNREAD
 
     def __repr__(self) -> str:
         return f"AccountContext(account={self.account!r}, store_id={self.store_id!r})"
@@ -89,10 +94,18 @@ class AccountContext:
             bm_order,
             existing=existing,
             store_id=self.store_id,
-            catalog=self.options.catalog,
+            catalog=self.catalog(),
             status_map=self.options.status_map,
             order_key_prefix=self.options.order_key_prefix,
         )
+
+    def catalog(self) -> Catalog | None:
+        """This run's catalog; a :class:`CatalogSource` is read once, at the first call
+        (the import loop makes it first, so that a failure stops the loop, not each order)."""
+        if self._catalog is _UNREAD:
+            source = self.options.catalog
+            self._catalog = source.load(self.ss) if isinstance(source, CatalogSource) else source
+        return cast("Catalog | None", self._catalog)
 
     def order_key(self, bm_order_id: int) -> str:
         return order_key_for(bm_order_id, prefix=self.options.order_key_prefix)

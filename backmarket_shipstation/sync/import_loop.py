@@ -58,6 +58,7 @@ class ImportLoop:
     def run(self, report: AccountReport) -> None:
         ctx = self.ctx
         started = ctx.clock.now()
+        ctx.catalog()  # a catalog source is read now: if it fails, the loop stops here
         ctx.journal.load_leftovers()
         since = ctx.since("import", started)
         self._adoptable = {}
@@ -263,6 +264,14 @@ class ImportLoop:
                     if item.record is not None
                     else "create"
                 )
+                # Counted as the real run would count them, as accepts already are: a dry
+                # run's report says what would happen.
+                if item.cancelling:
+                    report.cancelled += 1
+                elif item.record is None and not item.adopted:
+                    report.imported += 1
+                else:
+                    report.updated += 1
                 report.planned_writes.append(
                     f"shipstation {verb} order {item.order.order_key} "
                     f"(Back Market {item.bm_order.order_id})"

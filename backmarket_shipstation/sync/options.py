@@ -11,11 +11,23 @@ from ..mapping import (
     DEFAULT_CARRIER_MAP,
     DEFAULT_STATUS_MAP,
     CarrierMap,
+    Catalog,
     CatalogProduct,
     IdentifiableLine,
     StatusMap,
+    as_catalog,
     device_lines,
 )
+from .catalog import CatalogSource
+
+
+def _catalog(
+    value: Mapping[str, CatalogProduct] | CatalogSource | None,
+) -> Catalog | CatalogSource | None:
+    if isinstance(value, CatalogSource):
+        return value
+    return as_catalog(value)
+
 
 __all__ = ["SyncOptions"]
 
@@ -30,8 +42,12 @@ class SyncOptions:
     overlap: timedelta = timedelta(minutes=10)
     initial_lookback: timedelta = timedelta(days=14)
     status_map: StatusMap = DEFAULT_STATUS_MAP
-    catalog: Mapping[str, CatalogProduct] | None = None
-    """SKU → unit weight, stock location and extra item options."""
+    catalog: Catalog | CatalogSource | None = attrs.field(default=None, converter=_catalog)
+    """SKU → unit weight, stock location and extra item options: any mapping (kept as a
+    :class:`~backmarket_shipstation.mapping.Catalog`, matched in any case in one lookup), or
+    a source read at the start of each run, such as
+    :class:`~backmarket_shipstation.sync.catalog.ShipStationCatalog` (the account's product
+    records) or :func:`~backmarket_shipstation.sync.catalog.load_catalog` for a file."""
     carrier_map: CarrierMap = DEFAULT_CARRIER_MAP
     requires_identifier: Callable[[IdentifiableLine], bool] = device_lines
     """Which quantity-1 lines need an IMEI or serial number: by default every line but those

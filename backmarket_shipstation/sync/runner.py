@@ -130,6 +130,8 @@ def _options_for(
     chosen = (options or {}).get(account.name)
     if chosen is not None:
         return chosen
+    if account.options is not None:
+        return account.options  # every setting of the configuration file
     return SyncOptions(
         accept_orders=account.accept_orders,
         order_key_prefix=account.order_key_prefix,

@@ -180,10 +180,17 @@ class SQLiteStore:
     one process; several processes may open the same file (SQLite locks it).
     """
 
-    def __init__(self, path: str | Path = DEFAULT_STATE_PATH) -> None:
+    def __init__(self, path: str | Path = DEFAULT_STATE_PATH, *, read_only: bool = False) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0
+        if read_only:
+            # For looking only (``status``): works on a file this user cannot write; any
+            # write raises sqlite3.OperationalError.
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per step.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -300,6 +300,79 @@ CLOUDFLARE_PAGE = (
 )
 
 
+# The first product of the documented GET /products example (shipstation.md A.2, [SWAGGER]).
+PRODUCT: dict[str, Any] = {
+    "productId": 7854008, "sku": "1004", "name": "Coffee Mug", "price": 26, "defaultCost": 0,
+    "length": 3, "width": 3, "height": 3, "weightOz": 26, "internalNotes": None,
+    "fulfillmentSku": "F1004", "createDate": "2014-09-04T09:18:01.293",
+    "modifyDate": "2014-09-18T12:38:43.893", "active": True,
+    "productCategory": {"categoryId": 9999, "name": "Door Closers"}, "productType": None,
+    "warehouseLocation": "Bin 22", "defaultCarrierCode": "fedex",
+    "defaultServiceCode": "fedex_home_delivery", "defaultPackageCode": "package",
+    "defaultIntlCarrierCode": "ups", "defaultIntlServiceCode": "ups_worldwide_saver",
+    "defaultIntlPackageCode": "package", "defaultConfirmation": "direct_signature",
+    "defaultIntlConfirmation": "adult_signature", "customsDescription": None,
+    "customsValue": None, "customsTariffNo": None, "customsCountryCode": None,
+    "noCustoms": None, "tags": [{"tagId": 9180, "name": "APItest"}], "aliases": None,
+}  # fmt: skip
+
+
+def products_cassette() -> None:
+    """Products, tags and order users (shipstation.md A.2, A.4): a read, a whole-record PUT
+    that sends back every field but the one changed, a tag created, orders assigned."""
+    # What update(weight_oz=8.5, warehouse_location="Shelf B-04") must PUT: the record as
+    # read, dates in V1's seven-digit form, two fields changed, nothing left out.
+    put = {
+        **PRODUCT,
+        "weightOz": 8.5,
+        "warehouseLocation": "Shelf B-04",
+        "createDate": "2014-09-04T09:18:01.2930000",
+        "modifyDate": "2014-09-18T12:38:43.8930000",
+    }
+    write(
+        "shipstation/products.yaml",
+        [
+            interaction(
+                "GET",
+                f"{SS}/products?sku=1004&sortBy=ModifyDate&sortDir=DESC&page=1&pageSize=500",
+                200,
+                {"products": [PRODUCT], "total": 1, "page": 1, "pages": 0},
+                response_headers=RATE,
+            ),
+            interaction("GET", f"{SS}/products/7854008", 200, PRODUCT, response_headers=RATE),
+            interaction(
+                "PUT",
+                f"{SS}/products/7854008",
+                200,
+                {"success": True, "message": "The requested product has been updated"},
+                request=put,
+                response_headers=RATE,
+            ),
+            interaction(
+                "GET",
+                f"{SS}/accounts/listtags",
+                200,
+                [
+                    {"color": "#800080", "name": "Backorder", "tagId": 8362},
+                    {"color": "#ff0000", "name": "Canada", "tagId": 8324},
+                ],
+                response_headers=RATE,
+            ),
+            interaction(
+                "POST",
+                f"{SS}/orders/assignuser",
+                200,
+                {"success": True, "message": "User assigned successfully."},
+                request={
+                    "orderIds": [481516234],
+                    "userId": "123456AB-ab12-3c4d-5e67-89f1abc1defa",
+                },
+                response_headers=RATE,
+            ),
+        ],
+    )
+
+
 class _PlainDumper(yaml.SafeDumper):
     """No YAML anchors: each interaction reads on its own."""
 
@@ -603,6 +676,7 @@ def main() -> None:
             ),
         ],
     )
+    products_cassette()
 
 
 if __name__ == "__main__":

@@ -276,6 +276,23 @@ def test_shipstation_webhooks(cassette: Cassette) -> None:
     assert resource.shipments[0].tracking_number == "1Z1V152Y6827822533"
 
 
+def test_shipstation_products_tags_and_users(cassette: Cassette) -> None:
+    # The PUT body in the cassette is the documented record with two fields changed: a client
+    # that left a field out (V1 would wipe it) does not match it.
+    with cassette("shipstation/products.yaml") as tape, shipstation() as ss:
+        (found,) = ss.products.list(sku="1004", sort_by="ModifyDate", sort_dir="DESC")
+        updated = ss.products.update(
+            found.product_id, weight_oz=Decimal("8.5"), warehouse_location="Shelf B-04"
+        )
+        tags = ss.tags.list()
+        assigned = ss.orders.assign_user([481516234], "123456AB-ab12-3c4d-5e67-89f1abc1defa")
+        assert tape.all_played
+    assert found.unit_weight() is not None
+    assert updated.success
+    assert [t.name for t in tags] == ["Backorder", "Canada"]
+    assert assigned.success
+
+
 def test_shipstation_errors_and_rate_limit_wait(cassette: Cassette) -> None:
     clock = VirtualClock()
     with (

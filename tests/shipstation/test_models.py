@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,11 +37,15 @@ from backmarket_shipstation.shipstation import (
     OrderItem,
     OrderPage,
     OrderStatus,
+    Product,
+    ProductPage,
     RefreshStatus,
     Shipment,
     ShipmentPage,
     Store,
     SuccessResponse,
+    Tag,
+    Warehouse,
     WebhookEvent,
     WebhookList,
     WebhookPayload,
@@ -103,6 +108,12 @@ ROUND_TRIPS: list[tuple[str, type[Model], bool]] = [
     ("create_label_request.json", CreateLabelRequest, False),
     ("label_response.json", Label, False),
     ("success_response_hold.json", SuccessResponse, False),
+    ("products_page.json", ProductPage, False),
+    ("warehouses.json", Warehouse, True),
+    ("tags.json", Tag, True),
+    ("stores_blank_status_mappings.json", Store, True),
+    ("warehouses_recorded.json", Warehouse, True),
+    ("product_recorded.json", Product, False),
 ]
 
 
@@ -761,3 +772,49 @@ def test_junk_raises_only_payload_error(payload: Any, strict: bool) -> None:
         json.dumps(order.to_dict())
     if error is not None:
         assert error.model == "shipstation.Order"
+
+
+def test_a_store_whose_status_mappings_came_as_an_empty_string_parses_and_round_trips() -> None:
+    # Store lists recorded from a real account (2020) carry "statusMappings": "" where the
+    # schema says a list; it reads as absent and goes back out as it came.
+    blank, null = (
+        Store.from_dict(s, strict=True) for s in load("stores_blank_status_mappings.json")
+    )
+    assert blank.status_mappings is None
+    assert blank.store_name == "Mexico Amazon Store"
+    assert blank.to_dict()["statusMappings"] == ""
+    assert null.status_mappings is None
+    assert null.to_dict()["statusMappings"] is None
+
+
+def test_a_blank_string_is_still_refused_where_shipstation_is_not_known_to_send_one() -> None:
+    with pytest.raises(PayloadError, match="items"):
+        Order.from_dict({**load("order_get.json"), "items": ""})
+
+
+def test_product_weight_reads_as_a_per_unit_item_weight_in_ounces() -> None:
+    first, second = ProductPage.from_dict(load("products_page.json")).products
+    assert first.unit_weight() == Weight.ounces(26)
+    assert second.warehouse_location == "Bin 100"
+    assert attrs.evolve(first, weight_oz=Decimal(0)).unit_weight() is None
+
+
+def test_a_return_address_with_blank_residential_and_verification_parses_and_round_trips() -> None:
+    # A Ship From Location recorded from a real account (2020) sent "residential": "" and
+    # "addressVerified": "" where the schema says a boolean and an enum.
+    (location,) = (Warehouse.from_dict(w, strict=True) for w in load("warehouses_recorded.json"))
+    returns = location.return_address
+    assert returns is not None
+    assert returns.residential is None
+    assert returns.address_verified is None
+    assert returns.to_dict()["residential"] == ""
+    assert location.origin_address is not None
+    assert location.origin_address.residential is False
+
+
+def test_a_recorded_product_with_null_objects_and_a_padded_sku() -> None:
+    product = Product.from_dict(load("product_recorded.json"), strict=True)
+    assert product.sku == " ABC123456789"  # kept as sent: the catalog strips it
+    assert product.unit_weight() == Weight.ounces(5)
+    assert product.aliases is None
+    assert product.to_dict()["aliases"] is None

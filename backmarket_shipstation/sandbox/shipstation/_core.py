@@ -141,6 +141,11 @@ class SimulatorCore:
     warehouse_id: int
     _route_table: list[tuple[str, re.Pattern[str], Callable[[_Request], Any]]]
     _marketplaces: list[dict[str, Any]]
+    _assigned: dict[int, str]
+    """Order id → the GUID of its assigned user (users.py); read-only on createorder."""
+    _tags: list[dict[str, Any]]
+    # Implemented by ProductsResource (products.py), called by the order upsert (orders.py).
+    _products_from_order: Callable[[_Order], None]
 
     def __repr__(self) -> str:
         # Never the key pair.
@@ -339,6 +344,7 @@ class SimulatorCore:
     def _render_order(self, order: _Order) -> dict[str, Any]:
         data = order.data
         data["tagIds"] = list(order.tag_ids) or None
+        data["userId"] = self._assigned.get(order.order_id)
         return data
 
     def _change_status(self, order: _Order, status: str, *, ship_date: date | None = None) -> None:

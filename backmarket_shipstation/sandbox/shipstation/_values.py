@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 
 from backmarket_shipstation.sandbox._ss_catalog import (
-    TAGS,
     WEIGHT_UNIT_CODES,
 )
 
@@ -99,10 +98,9 @@ def _money(value: Any, name: str) -> Decimal | None:
     raise _OrderInvalid(name, f"Could not convert to decimal: {value!r}.")
 
 
-def _tag_ids(value: Any) -> list[int] | None:
+def _tag_ids(value: Any, known: set[int]) -> list[int] | None:
     if value is None:
         return None
-    known = {t["tagId"] for t in TAGS}
     if not isinstance(value, list) or not all(
         isinstance(t, int) and not isinstance(t, bool) for t in value
     ):

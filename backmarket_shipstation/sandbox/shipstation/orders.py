@@ -1,6 +1,7 @@
 """The ShipStation simulator's orders.
 
-List, get, create (an upsert on ``orderKey``), hold, restore, delete and tags.
+List, get, create (an upsert on ``orderKey``), hold, restore, delete and tagging (the tags
+themselves are :mod:`.tags`; a new SKU's product record, :mod:`.products`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from backmarket_shipstation.sandbox._ss_catalog import (
-    TAGS,
-)
 from backmarket_shipstation.sandbox._ss_dates import (
     format_date,
     format_item_timestamp,
@@ -211,7 +209,7 @@ class OrdersResource(SimulatorCore):
         now = now_pacific(self.clock)
         new_key = key or (existing.order_key if existing else self._guid())
         built = self._build_order(lower, existing, new_key, now)
-        requested_tags = _tag_ids(lower.get("tagids"))
+        requested_tags = _tag_ids(lower.get("tagids"), {t["tagId"] for t in self._tags})
         # tagIds is writable; when a create call leaves it out, the order keeps its tags.
         if requested_tags is not None:
             built.tag_ids = requested_tags
@@ -228,6 +226,7 @@ class OrdersResource(SimulatorCore):
             )
             built.import_batch = existing.import_batch
             self._orders[built.order_id] = built
+        self._products_from_order(built)
         if built.status == "on_hold" and built.hold_until is not None:
             self._held.add(built.order_id)
         else:
@@ -518,7 +517,7 @@ class OrdersResource(SimulatorCore):
         body = self._body_object(req, "request")
         order = self._find_order(body.get("orderid"))
         tag_id = body.get("tagid")
-        if not any(t["tagId"] == tag_id for t in TAGS):
+        if not any(t["tagId"] == tag_id for t in self._tags):
             raise _bad_request(f"Tag not found: {tag_id}")
         assert isinstance(tag_id, int)
         return order, tag_id
@@ -534,6 +533,3 @@ class OrdersResource(SimulatorCore):
         if tag_id in order.tag_ids:
             order.tag_ids.remove(tag_id)
         return {"success": True, "message": "Tag removed successfully."}
-
-    def _list_tags(self, req: _Request) -> list[dict[str, Any]]:
-        return [dict(t) for t in TAGS]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from backmarket_shipstation.clock import Clock
 from backmarket_shipstation.sandbox._ss_catalog import (
     MARKETPLACES,
+    TAGS,
     marketplace_entry,
 )
 from backmarket_shipstation.sandbox._ss_dates import (
@@ -39,8 +40,12 @@ from ._values import (
 from .carriers import CarriersResource
 from .fulfillments import FulfillmentsResource
 from .orders import OrdersResource
+from .products import ProductsResource
 from .shipments import ShipmentsResource
 from .stores import StoresResource
+from .tags import TagsResource
+from .users import UsersResource
+from .warehouses import WarehousesResource
 from .webhooks import WebhooksResource
 
 
@@ -51,6 +56,10 @@ class ShipStationSimulator(
     CarriersResource,
     StoresResource,
     WebhooksResource,
+    ProductsResource,
+    WarehousesResource,
+    TagsResource,
+    UsersResource,
 ):
     """The ShipStation V1 API in memory, behind ``handle(httpx.Request) -> httpx.Response``.
 
@@ -83,6 +92,8 @@ class ShipStationSimulator(
         order_notify_on_create: whether creating orders through the API queues ORDER_NOTIFY.
         webhook_delay_seconds: how long after the action a webhook becomes deliverable.
         webhook_max_attempts: how many times ``deliver_webhooks`` tries one delivery.
+        products_from_orders: whether an order bringing a new SKU creates its product
+            record (V1 has no create-product endpoint; A.2 INFERRED).
     """
 
     def __init__(
@@ -108,6 +119,7 @@ class ShipStationSimulator(
         order_notify_on_create: bool = True,
         webhook_delay_seconds: float = 0.0,
         webhook_max_attempts: int = 5,
+        products_from_orders: bool = True,
     ) -> None:
         if not api_key or not api_secret:
             raise ValueError("api_key and api_secret must be non-empty")
@@ -144,6 +156,7 @@ class ShipStationSimulator(
         self.order_notify_on_create = order_notify_on_create
         self.webhook_delay_seconds = webhook_delay_seconds
         self.webhook_max_attempts = webhook_max_attempts
+        self.products_from_orders = products_from_orders
 
         self._lock = threading.RLock()
         self._windows = {}
@@ -166,9 +179,19 @@ class ShipStationSimulator(
             "batch": 600_001,
             "customer": 700_000_001,
             "customs": 800_000_001,
+            "product": 900_000_001,
+            "warehouse": 500_000,
+            "tag": 2001,
         }
+        self._products = {}
+        self._product_ids_by_sku = {}
+        self._warehouses = {}
+        self._inactive_warehouses = set()
+        self._tags = [dict(t) for t in TAGS]
+        self._assigned = {}
         self.user_id = self._guid()
         self.warehouse_id = 499_995
+        self._seed_warehouse()
         self._route_table = self._routes()
         self._marketplaces = [dict(m) for m in MARKETPLACES]
         self._marketplaces.append(marketplace_entry("Back Market", backmarket_marketplace_id))
@@ -389,6 +412,17 @@ class ShipStationSimulator(
             ("POST", r"/webhooks/subscribe", self._subscribe),
             ("DELETE", r"/webhooks/(?P<id>-?\d+)", self._unsubscribe),
             ("GET", r"/accounts/listtags", self._list_tags),
+            ("POST", r"/accounts/createtag", self._create_tag),
+            ("POST", r"/orders/assignuser", self._assign_user),
+            ("POST", r"/orders/unassignuser", self._unassign_user),
+            ("GET", r"/products", self._list_products),
+            ("GET", r"/products/(?P<id>-?\d+)", self._get_product),
+            ("PUT", r"/products/(?P<id>-?\d+)", self._put_product),
+            ("GET", r"/warehouses", self._list_warehouses),
+            ("POST", r"/warehouses/createwarehouse", self._create_warehouse),
+            ("GET", r"/warehouses/(?P<id>-?\d+)", self._get_warehouse),
+            ("PUT", r"/warehouses/(?P<id>-?\d+)", self._put_warehouse),
+            ("DELETE", r"/warehouses/(?P<id>-?\d+)", self._delete_warehouse),
         ]
         if self.accept_path_aliases:
             routes += [

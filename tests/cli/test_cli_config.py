@@ -1,0 +1,70 @@
+"""``backmarket-shipstation config check``: the effective configuration, secrets masked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backmarket_shipstation import cli
+
+TOKEN = "bm-token-very-secret-4c1d"
+CONFIG = """
+catalog = "shipstation"
+overlap_minutes = 5
+
+[status_map.to_shipstation]
+to_accept = "awaiting_payment"
+
+[[accounts]]
+name = "eu"
+backmarket_token_env = "BM_EU"
+backmarket_user_agent = "BM-Acme-ShipStation;ops@acme.example"
+shipstation_api_key = "ss-key-very-secret"
+shipstation_api_secret = "ss-secret-very-secret"
+shipstation_store_id = 518236
+
+[accounts.carrier_map.services]
+dpd_uk_express = "DPD UK Express"
+"""
+
+
+def test_config_check_prints_the_effective_settings_with_secrets_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BM_EU", TOKEN)
+    path = tmp_path / "sync.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    assert cli.main(["config", "check", "--config", str(path)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    for secret in (TOKEN, "ss-key-very-secret", "ss-secret-very-secret"):
+        assert secret not in out
+    assert f'backmarket_token = "*** ({len(TOKEN)} characters)"' in out
+    assert 'catalog = "shipstation"' in out
+    assert "overlap_minutes = 5" in out
+    assert "initial_lookback_days = 14" in out  # a default, filled in
+    assert 'status_map.to_shipstation = { to_accept = "awaiting_payment"' in out
+    assert 'carrier_map.services = { dpd_uk_express = "DPD UK Express" }' in out
+    assert 'shipstation_base_url = "https://ssapi.shipstation.com"' in out
+
+    assert cli.main(["config", "check", "--config", str(path), "--json"]) == cli.EXIT_OK
+    described = json.loads(capsys.readouterr().out)
+    (account,) = described["accounts"]
+    assert account["name"] == "eu"
+    assert account["requires_identifier"] == "devices"
+    assert TOKEN not in json.dumps(described)
+
+
+def test_config_check_lists_every_mistake_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text(
+        'state_pth = "x"\n[carrier_map.carriers]\nups = "UPS Worldwide"\n', encoding="utf-8"
+    )
+    assert cli.main(["config", "check", "--config", str(path)]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "unknown setting 'state_pth'" in err
+    assert "carrier_map.carriers.ups: 'UPS Worldwide' is not a shipper Back Market lists" in err
+    assert "Traceback" not in err
