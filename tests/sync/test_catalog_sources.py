@@ -95,7 +95,8 @@ def test_the_three_formats_give_the_same_catalog(tmp_path: Path, name: str, text
         ("p.toml", '[[product]\nsku = "A"\n', 1, 10, "not valid TOML"),
         ("p.json", '[\n {"sku": "A"},\n {"sku": "B", "colour": "red"}\n]', 3, 15, "unknown key"),
         ("p.json", '[\n {"sku": "A", "weight": "2"}\n]', 2, 15, "with a unit"),
-        ("p.json", '[\n {"sku": "A",}\n]', 2, 14, "not valid JSON"),
+        # Not a trailing comma: Python 3.13 reports that one a column earlier than 3.10-3.12.
+        ("p.json", '[\n {"sku" "A"}\n]', 2, 9, "not valid JSON"),
         ("p.json", '{"items": []}', 1, 2, "unknown key 'items'"),
     ],
 )
