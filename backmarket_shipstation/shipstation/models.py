@@ -909,7 +909,7 @@ class ProductCategory(ShipStationModel):
 
 @attrs.frozen(kw_only=True)
 class Product(ShipStationModel):
-    """A product record [A.2][DOCS-PRODUCT-MODEL][SWAGGER].
+    """A product record [A.2][DOCS-PRODUCTS][SWAGGER].
 
     ShipStation creates one per SKU as orders come in; the seller keeps the unit weight
     (``weight_oz``, ounces per unit) and the bin (``warehouse_location``) there. ``PUT
