@@ -37,6 +37,7 @@ __all__ = [
     "InvalidIMEIError",
     "InvalidRequestError",
     "InvalidSerialNumberError",
+    "LeaseLostError",
     "MappingError",
     "MissingIdentifierError",
     "MissingShipToAddressError",
@@ -253,3 +254,22 @@ class APIConnectionError(BackMarketShipStationError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class LeaseLostError(BackMarketShipStationError):
+    """This run no longer holds its account's lease: another run took it over.
+
+    Raised by a state store when a run whose lease expired (a process paused, or stalled, for
+    longer than the lease expiry) tries to claim a write or record anything for the account.
+    The run must stop that account at once: the run that holds the lease now does the work.
+    The sync loops re-raise it wherever they record one order's error and carry on with the
+    next: a run without its lease must not carry on.
+    """
+
+    def __init__(self, account: str, holder: str, *, current: str | None = None) -> None:
+        self.account = account
+        self.holder = holder
+        self.current = current
+        """Who holds the lease now (``host, pid N, since ...``), when anyone does."""
+        now = f"; it is held by {current}" if current else ""
+        super().__init__(f"account {account}: this run ({holder}) lost its lease{now}")

@@ -4,7 +4,8 @@
 - :func:`load_config` reads arguments, a TOML file and environment variables.
 - :class:`ShipStationCatalog` and :func:`load_catalog` / :class:`FileCatalog`: the catalog from
   ShipStation's product records or from a file.
-- :class:`SQLiteStore` keeps cursors, order digests, write records and failures.
+- :class:`SQLiteStore` keeps cursors, order digests, write records, failures and the
+  accounts' :class:`Lease` s (one run per account at a time).
 - :func:`round_trip` runs the whole product against the built-in sandbox.
 
 See docs/sync.md.
@@ -18,7 +19,7 @@ from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
-from .store import FailureRecord, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+from .store import FailureRecord, Lease, OrderRecord, SQLiteStore, SyncStore, WriteRecord
 
 # A library's records are for the application to show: without this handler, a script that
 # never configured logging gets every warning (one per failed order) on stderr through
@@ -40,6 +41,7 @@ __all__ = [
     "Failure",
     "FileCatalog",
     "FailureRecord",
+    "Lease",
     "OrderRecord",
     "Progress",
     "RunReport",

@@ -13,6 +13,23 @@ The engine's exactly-once guarantees rest on three records:
 
 Cursors (the last instant each loop has seen) complete the picture. Every engine step runs in
 one :meth:`SyncStore.transaction`.
+
+Runs that overlap (a slow cron run and the next one, a ``--watch`` and a manual sync, two
+servers) are kept apart by two more rules, which every store implements the same way:
+
+- **One lease per account** (:class:`Lease`). A run takes the account's lease
+  (:meth:`SyncStore.acquire_lease`) before it reads or writes anything for it, renews it while
+  it works (:meth:`SyncStore.renew_lease`) and gives it back when done
+  (:meth:`SyncStore.release_lease`). A lease not renewed for its expiry (the holder died or
+  was paused) may be taken over; its former holder can then write nothing more: every write
+  it tries checks the lease in the same transaction (:meth:`SyncStore.check_lease`) and
+  raises :class:`~backmarket_shipstation.errors.LeaseLostError`.
+- **Atomic write claims** (:meth:`SyncStore.claim_write`). A Back Market write is claimed by
+  inserting its record if absent, under its unique key, with the claimant's lease: exactly
+  one run can win it, even if two runs somehow both believe they hold the account.
+
+Times are compared as instants (timezone-aware ``datetime``), given by the caller's clock:
+hosts that share one store need clocks in step to well within the lease expiry.
 """
 
 from __future__ import annotations
@@ -21,14 +38,17 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal, Protocol
 
 import attrs
 
+from ..errors import LeaseLostError
+
 __all__ = [
     "FailureRecord",
+    "Lease",
     "OrderRecord",
     "SQLiteStore",
     "SyncStore",
@@ -72,6 +92,11 @@ class WriteRecord:
     source: str
     """What caused it: ``import``, ``shipment:<id>``, ``fulfillment:<id>``."""
     updated_at: datetime
+    claimant: str | None = None
+    """The :attr:`Lease.holder` of the run that claimed (or completed) the write. A
+    ``pending`` record whose claimant holds the account's live lease is in flight; any other
+    ``pending`` record was left by a run that is gone. ``None``: recorded before leases
+    existed (such a run is gone too)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +112,30 @@ class FailureRecord:
     attempts: int
     first_seen: datetime
     last_seen: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Lease:
+    """The exclusive right of one run to sync one account, until :attr:`expires_at`."""
+
+    account: str
+    holder: str
+    """Unique per run (``host:pid:random``): the identity every check compares."""
+    host: str
+    pid: int
+    acquired_at: datetime
+    """When this holder took the lease (kept across renewals)."""
+    expires_at: datetime
+    """After this instant the lease may be taken over by another run."""
+
+    def describe(self) -> str:
+        """``host, pid N, since 2026-03-02 08:00:00 UTC``: for reports and errors."""
+        since = self.acquired_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{self.host}, pid {self.pid}, since {since}"
+
+    def is_live(self, now: datetime) -> bool:
+        """Not expired at ``now``."""
+        return now < self.expires_at
 
 
 class SyncStore(Protocol):
@@ -114,10 +163,18 @@ class SyncStore(Protocol):
 
     def get_write(self, account: str, bm_order_id: int, key: str) -> WriteRecord | None: ...
 
-    def put_write(self, record: WriteRecord) -> None: ...
+    def put_write(self, record: WriteRecord) -> None:
+        """Insert or replace the record (every field, ``claimant`` included)."""
+        ...
 
-    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
-        """Forget a write that the API refused (it did not take effect)."""
+    def delete_write(
+        self, account: str, bm_order_id: int, key: str, *, claimant: str | None = None
+    ) -> None:
+        """Forget a write that the API refused (it did not take effect).
+
+        With ``claimant``, only a ``pending`` record claimed by that lease holder is deleted
+        (a run forgets its own refused claim, never one another run made since).
+        """
         ...
 
     def pending_writes(self, account: str) -> list[WriteRecord]: ...
@@ -129,6 +186,79 @@ class SyncStore(Protocol):
     def clear_failure(self, account: str, stage: str, ref: str) -> None: ...
 
     def failures(self, account: str | None = None) -> list[FailureRecord]: ...
+
+    # leases and claims: see the module docstring. Each of these runs in a transaction of its
+    # own, or joins the caller's :meth:`transaction` when called inside one.
+
+    def acquire_lease(
+        self, account: str, holder: str, *, host: str, pid: int, ttl: timedelta, now: datetime
+    ) -> Lease | None:
+        """Take the account's lease for ``holder`` until ``now + ttl``, if it is free.
+
+        Free means: no lease recorded for the account, or the recorded one expired
+        (``expires_at <= now``), or it is ``holder``'s own (then it is extended, keeping its
+        ``acquired_at``). Returns the lease now held, or ``None`` when another holder's
+        unexpired lease stands (see :meth:`get_lease` for who). Atomic: of runs racing for
+        a free lease exactly one gets it.
+        """
+        ...
+
+    def get_lease(self, account: str) -> Lease | None:
+        """The lease recorded for the account, expired or not; ``None`` when there is none."""
+        ...
+
+    def renew_lease(self, lease: Lease, *, ttl: timedelta, now: datetime) -> Lease | None:
+        """Extend ``lease`` to ``now + ttl`` if it is still held: the recorded lease of
+        ``lease.account`` has ``lease.holder`` and has not expired (``now < expires_at``).
+
+        Returns the renewed lease, or ``None`` when it was lost (expired, taken over or
+        released): nothing is changed then. An expired lease is never revived, even when
+        no other run took it yet: its holder was paused past the expiry and must stop.
+        """
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the lease back: delete it if ``lease.holder`` still holds it, else nothing."""
+        ...
+
+    def check_lease(self, lease: Lease, now: datetime) -> None:
+        """Inside :meth:`transaction`: raise ``LeaseLostError`` unless ``lease.holder`` holds
+        the account's lease, unexpired at ``now``.
+
+        The store guarantees that no other run can acquire the lease between this check and
+        the end of the transaction (SQLite: ``BEGIN IMMEDIATE`` holds the write lock;
+        PostgreSQL: the lease row locked ``FOR UPDATE``), so everything the transaction
+        writes is written by the lease holder or not at all.
+        """
+        ...
+
+    def claim_write(
+        self,
+        record: WriteRecord,
+        lease: Lease,
+        now: datetime,
+        *,
+        replacing: WriteRecord | None = None,
+    ) -> bool:
+        """Claim a write atomically: the one step that exactly one run can win.
+
+        First :meth:`check_lease` (``LeaseLostError`` when ``lease`` is not held at ``now``).
+        Then, under the unique key ``(account, bm_order_id, key)``, with the record stored
+        with ``claimant = lease.holder`` (whatever ``record.claimant`` says):
+
+        - ``replacing is None``: insert the record if no record has that key; ``True`` if
+          inserted, ``False`` if one exists (``pending`` or ``done``), which is left as is.
+        - ``replacing`` given (a ``pending`` record the caller read, and whose effect it
+          found missing on Back Market): replace the stored record if it is still
+          ``pending`` with ``claimant`` equal to ``replacing.claimant`` (``None`` matching
+          ``None``); ``True`` if replaced, ``False`` otherwise (another run got there first,
+          or it is ``done``).
+
+        ``record.status`` is usually ``pending``; a ``done`` record claims something that
+        needs no Back Market write (the ``notified`` marker of the write journal), so that exactly
+        one run counts it.
+        """
+        ...
 
 
 _SCHEMA = """
@@ -145,10 +275,14 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_status ON orders (account, ss_status);
 CREATE TABLE IF NOT EXISTS writes (
     account TEXT NOT NULL, bm_order_id INTEGER NOT NULL, key TEXT NOT NULL,
-    status TEXT NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL,
+    status TEXT NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL, claimant TEXT,
     PRIMARY KEY (account, bm_order_id, key)
 );
 CREATE INDEX IF NOT EXISTS writes_status ON writes (account, status);
+CREATE TABLE IF NOT EXISTS leases (
+    account TEXT NOT NULL PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL,
+    pid INTEGER NOT NULL, acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS failures (
     account TEXT NOT NULL, stage TEXT NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
     attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
@@ -159,6 +293,9 @@ CREATE TABLE IF NOT EXISTS failures (
 _SELECT_ORDERS = (
     "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at,"
     " bm_snapshot FROM orders"
+)
+_SELECT_WRITES = (
+    "SELECT account, bm_order_id, key, status, source, updated_at, claimant FROM writes"
 )
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
@@ -177,19 +314,28 @@ class SQLiteStore:
     """The embedded default store: one SQLite file (standard-library ``sqlite3``, WAL mode).
 
     ``path=":memory:"`` keeps the state in memory (tests). Safe to share between threads of
-    one process; several processes may open the same file (SQLite locks it).
+    one process; several processes may open the same file (SQLite locks it): leases and
+    claims are decided in ``BEGIN IMMEDIATE`` transactions, one writer at a time. The file
+    must be on a local disk (SQLite's locks are unreliable on network file systems): runs on
+    several hosts need a shared server store.
     """
 
     def __init__(self, path: str | Path = DEFAULT_STATE_PATH, *, read_only: bool = False) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._select_writes = _SELECT_WRITES
+        self._has_leases = True
         if read_only:
             # For looking only (``status``): works on a file this user cannot write; any
             # write raises sqlite3.OperationalError.
             uri = Path(self.path).resolve().as_uri() + "?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=10000")
+            # A file from an earlier version, which this user may not be able to upgrade.
+            if "claimant" not in self._columns("writes"):
+                self._select_writes = _SELECT_WRITES.replace("claimant", "NULL AS claimant")
+            self._has_leases = bool(self._columns("leases"))
             return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per step.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -197,6 +343,17 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a state file made by an earlier version up to this schema."""
+        with self.transaction():
+            if "claimant" not in self._columns("writes"):
+                # Records from before leases: claimant NULL, i.e. left by a run that is gone.
+                self._execute("ALTER TABLE writes ADD COLUMN claimant TEXT")
+
+    def _columns(self, table: str) -> set[str]:
+        return {str(row[1]) for row in self._execute(f"PRAGMA table_info({table})").fetchall()}
 
     def close(self) -> None:
         with self._lock:
@@ -296,18 +453,17 @@ class SQLiteStore:
 
     def get_write(self, account: str, bm_order_id: int, key: str) -> WriteRecord | None:
         row = self._execute(
-            "SELECT account, bm_order_id, key, status, source, updated_at FROM writes "
-            "WHERE account = ? AND bm_order_id = ? AND key = ?",
+            self._select_writes + " WHERE account = ? AND bm_order_id = ? AND key = ?",
             (account, bm_order_id, key),
         ).fetchone()
         return None if row is None else _write(row)
 
     def put_write(self, record: WriteRecord) -> None:
         self._execute(
-            "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, bm_order_id, key) DO UPDATE "
-            "SET status = excluded.status, source = excluded.source, "
-            "updated_at = excluded.updated_at",
+            "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at,"
+            " claimant) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, bm_order_id, key)"
+            " DO UPDATE SET status = excluded.status, source = excluded.source,"
+            " updated_at = excluded.updated_at, claimant = excluded.claimant",
             (
                 record.account,
                 record.bm_order_id,
@@ -315,22 +471,142 @@ class SQLiteStore:
                 record.status,
                 record.source,
                 _text(record.updated_at),
+                record.claimant,
             ),
         )
 
-    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
+    def delete_write(
+        self, account: str, bm_order_id: int, key: str, *, claimant: str | None = None
+    ) -> None:
+        if claimant is None:
+            self._execute(
+                "DELETE FROM writes WHERE account = ? AND bm_order_id = ? AND key = ?",
+                (account, bm_order_id, key),
+            )
+            return
         self._execute(
-            "DELETE FROM writes WHERE account = ? AND bm_order_id = ? AND key = ?",
-            (account, bm_order_id, key),
+            "DELETE FROM writes WHERE account = ? AND bm_order_id = ? AND key = ?"
+            " AND status = 'pending' AND claimant = ?",
+            (account, bm_order_id, key, claimant),
         )
 
     def pending_writes(self, account: str) -> list[WriteRecord]:
         rows = self._execute(
-            "SELECT account, bm_order_id, key, status, source, updated_at FROM writes "
-            "WHERE account = ? AND status = 'pending' ORDER BY bm_order_id, key",
+            self._select_writes
+            + " WHERE account = ? AND status = 'pending' ORDER BY bm_order_id, key",
             (account,),
         ).fetchall()
         return [_write(row) for row in rows]
+
+    # leases and claims ------------------------------------------------------------------
+    # Each decision reads and writes inside one BEGIN IMMEDIATE transaction: SQLite lets one
+    # writer at a time into the file, so no other process can act between the read and the
+    # write. Instants are compared in Python, not as text.
+
+    def acquire_lease(
+        self, account: str, holder: str, *, host: str, pid: int, ttl: timedelta, now: datetime
+    ) -> Lease | None:
+        with self.transaction():
+            current = self.get_lease(account)
+            if current is not None and current.holder != holder and current.is_live(now):
+                return None
+            own = current is not None and current.holder == holder
+            lease = Lease(
+                account=account,
+                holder=holder,
+                host=host,
+                pid=pid,
+                acquired_at=current.acquired_at if current is not None and own else now,
+                expires_at=now + ttl,
+            )
+            self._put_lease(lease)
+            return lease
+
+    def get_lease(self, account: str) -> Lease | None:
+        if not self._has_leases:
+            return None
+        row = self._execute(
+            "SELECT account, holder, host, pid, acquired_at, expires_at FROM leases"
+            " WHERE account = ?",
+            (account,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Lease(
+            account=str(row[0]),
+            holder=str(row[1]),
+            host=str(row[2]),
+            pid=int(row[3]),
+            acquired_at=_time(str(row[4])),
+            expires_at=_time(str(row[5])),
+        )
+
+    def renew_lease(self, lease: Lease, *, ttl: timedelta, now: datetime) -> Lease | None:
+        with self.transaction():
+            current = self.get_lease(lease.account)
+            if current is None or current.holder != lease.holder or not current.is_live(now):
+                return None
+            renewed = attrs.evolve(current, expires_at=now + ttl)
+            self._put_lease(renewed)
+            return renewed
+
+    def release_lease(self, lease: Lease) -> None:
+        with self.transaction():
+            self._execute(
+                "DELETE FROM leases WHERE account = ? AND holder = ?",
+                (lease.account, lease.holder),
+            )
+
+    def check_lease(self, lease: Lease, now: datetime) -> None:
+        if self._depth == 0:
+            raise RuntimeError("check_lease() belongs inside transaction()")
+        current = self.get_lease(lease.account)
+        if current is None or current.holder != lease.holder or not current.is_live(now):
+            other = current if current is not None and current.holder != lease.holder else None
+            raise LeaseLostError(
+                lease.account,
+                lease.describe(),
+                current=other.describe() if other is not None and other.is_live(now) else None,
+            )
+
+    def claim_write(
+        self,
+        record: WriteRecord,
+        lease: Lease,
+        now: datetime,
+        *,
+        replacing: WriteRecord | None = None,
+    ) -> bool:
+        with self.transaction():
+            self.check_lease(lease, now)
+            existing = self.get_write(record.account, record.bm_order_id, record.key)
+            if replacing is None:
+                if existing is not None:
+                    return False
+            elif (
+                existing is None
+                or existing.status != "pending"
+                or existing.claimant != replacing.claimant
+            ):
+                return False
+            self.put_write(attrs.evolve(record, claimant=lease.holder))
+            return True
+
+    def _put_lease(self, lease: Lease) -> None:
+        self._execute(
+            "INSERT INTO leases (account, holder, host, pid, acquired_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE"
+            " SET holder = excluded.holder, host = excluded.host, pid = excluded.pid,"
+            " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+            (
+                lease.account,
+                lease.holder,
+                lease.host,
+                lease.pid,
+                _text(lease.acquired_at),
+                _text(lease.expires_at),
+            ),
+        )
 
     # failures ---------------------------------------------------------------------------
 
@@ -385,7 +661,7 @@ def _order(row: tuple[object, ...]) -> OrderRecord:
 
 
 def _write(row: tuple[object, ...]) -> WriteRecord:
-    account, bm_order_id, key, status, source, updated_at = row
+    account, bm_order_id, key, status, source, updated_at, claimant = row
     if status not in ("pending", "done"):
         raise ValueError(f"unknown write status {status!r} in the store")
     return WriteRecord(
@@ -395,4 +671,5 @@ def _write(row: tuple[object, ...]) -> WriteRecord:
         status="pending" if status == "pending" else "done",
         source=str(source),
         updated_at=_time(str(updated_at)),
+        claimant=None if claimant is None else str(claimant),
     )
