@@ -46,6 +46,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ServerError",
+    "UncoveredLinesError",
     "UnknownStatusError",
     "UntrustedWebhookURLError",
 ]
@@ -109,6 +110,32 @@ class UnknownStatusError(MappingError):
     def __init__(self, message: str, *, order_id: str | int | None = None, status: object) -> None:
         self.status = status
         super().__init__(message, order_id=order_id)
+
+
+class UncoveredLinesError(MappingError):
+    """Back Market lines still to ship that no shipped ShipStation item covers.
+
+    Back Market's ship write (``new_state`` 3) ships every accepted line of the order at once
+    (backmarket.md §3.3), so nothing is sent until each line is in a shipped ShipStation order
+    (or split part) with its identifiers. ``lines`` are the uncovered orderline ids.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        order_id: str | int | None = None,
+        lines: Sequence[int],
+    ) -> None:
+        self.lines = tuple(lines)
+        names = ", ".join(str(line) for line in self.lines)
+        super().__init__(
+            f"{message}: line{'s' if len(self.lines) != 1 else ''} {names} not shipped in "
+            "ShipStation; nothing was sent to Back Market, whose ship write ships every "
+            "line at once. Label the rest (or restore the removed item in ShipStation), or "
+            "cancel or refund the line on Back Market",
+            order_id=order_id,
+        )
 
 
 class DeviceIdentifierError(MappingError):

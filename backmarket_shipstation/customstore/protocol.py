@@ -39,6 +39,7 @@ from ..mapping import (
     NotificationSource,
     NotificationStatus,
     ShipmentNotification,
+    ShippedLine,
     assign_device_identifiers,
     device_lines,
     parse_device_identifiers,
@@ -685,5 +686,11 @@ def to_notification(
                 serial_number=entry.serial_number,
             )
             for entry in assigned
+        ),
+        # What this notice ships: the write plan ships the order only once that is every line.
+        shipped_lines=tuple(
+            ShippedLine(orderline_id=int(line.key), quantity=line.quantity)
+            for line in lines
+            if line.key.isdigit()
         ),
     )

@@ -44,6 +44,7 @@ from ..mapping import (
     CarrierMap,
     IdentifiableLine,
     ShipmentNotification,
+    ShippedLine,
     device_lines,
     to_backmarket_updates,
 )
@@ -246,7 +247,16 @@ class NoticeHandler:
             found = package.identifiers_by_line.get(line_id)
             if found is not None:
                 identifiers.append(found)
-        return attrs.evolve(base, identifiers=tuple(identifiers))
+        quantities = {line.id: line.quantity or 1 for line in bm_order.lines}
+        return attrs.evolve(
+            base,
+            identifiers=tuple(identifiers),
+            # Every package's lines: together they cover the order (``waiting`` is empty).
+            shipped_lines=tuple(
+                ShippedLine(orderline_id=line_id, quantity=quantities.get(line_id, 1))
+                for line_id in sorted(packages)
+            ),
+        )
 
     def _settle_leftovers(self, bm_order_id: int) -> None:
         """Record done the writes a killed server left pending whose effect Back Market shows.

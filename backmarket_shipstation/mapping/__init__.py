@@ -38,10 +38,16 @@ from .notification import (
     NotificationSource,
     NotificationStatus,
     ShipmentNotification,
+    ShippedLine,
 )
 from .orders import order_key_for, seller_notes, to_shipstation_order
 from .plan import to_backmarket_updates
-from .shipments import backmarket_order_id, to_shipment_notification
+from .shipments import (
+    backmarket_order_id,
+    order_number_id,
+    to_order_notification,
+    to_shipment_notification,
+)
 from .status import DEFAULT_STATUS_MAP, StatusMap
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "IdentifierKind",
     "LineIdentifiers",
     "NotificationItem",
+    "ShippedLine",
     "NotificationSource",
     "NotificationStatus",
     "ShipmentNotification",
@@ -75,7 +82,9 @@ __all__ = [
     "parse_weight",
     "seller_notes",
     "to_backmarket_updates",
+    "to_order_notification",
     "to_shipment_notification",
+    "order_number_id",
     "to_shipstation_order",
     "tracking_url_for",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "NotificationSource",
     "NotificationStatus",
     "ShipmentNotification",
+    "ShippedLine",
 ]
 
 MAPPING_CONVERTER = ModelConverter(
@@ -76,6 +77,17 @@ class LineIdentifiers(_MappingModel):
     sku: str | None = None
     imei: str | None = None
     serial_number: str | None = None
+    extras: Mapping[str, Any] = extras_field()
+
+
+@attrs.frozen(kw_only=True)
+class ShippedLine(_MappingModel):
+    """How much of one Back Market order line the shipped ShipStation items hold."""
+
+    orderline_id: int
+    """The Back Market orderline id (ShipStation's ``lineItemKey``)."""
+    quantity: int
+    """Units of that line in shipped ShipStation orders (all split parts together)."""
     extras: Mapping[str, Any] = extras_field()
 
 
@@ -121,6 +133,14 @@ class ShipmentNotification(_MappingModel):
     """The ship date as an instant, for Back Market's ``date_shipping``."""
     identifiers: tuple[LineIdentifiers, ...] | None = None
     """IMEI and/or serial number per order line, from the order's Internal Notes."""
+    shipped_lines: tuple[ShippedLine, ...] | None = None
+    """The Back Market lines the shipped ShipStation items cover, with their quantities.
+
+    The write plan ships an order only when this covers every line still to ship
+    (``None``, as from a notification built by hand without it, covers none)."""
+    tracking_numbers: tuple[str, ...] | None = None
+    """Every live label's tracking number when the order went out in several parcels
+    (``tracking_number`` is the one sent: the earliest label's)."""
     note_to_buyer: str | None = None
     """Never filled by the mapping: Back Market's integration does not send it."""
     items: tuple[NotificationItem, ...] | None = None
@@ -131,3 +151,11 @@ class ShipmentNotification(_MappingModel):
     def identifiers_by_line(self) -> dict[int, LineIdentifiers]:
         """The identifiers keyed by orderline id."""
         return {entry.orderline_id: entry for entry in self.identifiers or ()}
+
+    @property
+    def shipped_quantities(self) -> dict[int, int]:
+        """Units shipped per orderline id (several entries for one line add up)."""
+        totals: dict[int, int] = {}
+        for entry in self.shipped_lines or ():
+            totals[entry.orderline_id] = totals.get(entry.orderline_id, 0) + entry.quantity
+        return totals

@@ -6,7 +6,9 @@ Back Market acts on order lines (backmarket.md §3.3, §10):
    state 1 (paid, to accept); Back Market rejects shipping lines it has not accepted;
 2. ship: one ``new_state`` 3 with tracking number, shipper, tracking URL and ship date; it
    covers every accepted line. The IMEI or serial number rides along only when the order has
-   exactly one line, of quantity 1;
+   exactly one line, of quantity 1. So it is planned only when the notification's
+   ``shipped_lines`` hold every unit of every line still to ship (whatever ShipStation order
+   or split part they went out in); otherwise nothing at all is planned;
 3. for any other order, one ``PATCH /ws/orderlines/{id}`` per line with identifiers.
 
 Lines already shipped, cancelled or refunded get no write, and an order Back Market already
@@ -31,6 +33,7 @@ from ..errors import (
     InvalidIMEIError,
     InvalidSerialNumberError,
     MappingError,
+    UncoveredLinesError,
 )
 from .carriers import OTHER_SHIPPER
 from .identifiers import SERIAL_NUMBER_MAX_LENGTH, is_valid_imei
@@ -84,7 +87,9 @@ def to_backmarket_updates(
 
     Raises :class:`~backmarket_shipstation.errors.MappingError` when the notification is for
     another order, when a line still awaits payment or validation (states 0, 8, 9), or when
-    a line to accept has no SKU, and
+    a line to accept has no SKU,
+    :class:`~backmarket_shipstation.errors.UncoveredLinesError` when a line still to ship is
+    not (or not wholly) in the notification's ``shipped_lines``, and
     :class:`~backmarket_shipstation.errors.DeviceIdentifierError` when the notification names
     an order line the order does not have.
     """
@@ -116,6 +121,14 @@ def to_backmarket_updates(
                 line=orderline_id,
             )
         _check_identifiers(given, order_id)
+    shipped = notification.shipped_quantities
+    uncovered = [line.id for line in to_ship if shipped.get(line.id, 0) < (line.quantity or 1)]
+    if uncovered:
+        # One state-3 write ships every accepted line (backmarket.md §3.3): a line not in any
+        # shipped ShipStation item would be reported shipped without its parcel or its IMEI.
+        raise UncoveredLinesError(
+            "not every Back Market line is shipped", order_id=order_id, lines=uncovered
+        )
 
     writes: list[BackMarketWrite] = []
     accepted: set[str] = set()

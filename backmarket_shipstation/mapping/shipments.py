@@ -8,8 +8,12 @@ it does not send the note to buyer nor item information (seed). A label is a Shi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
+
+import attrs
 
 from ..errors import MappingError
 from ..shipstation.models import PACIFIC, Fulfillment, Shipment
@@ -26,19 +30,40 @@ from .notification import (
     NotificationSource,
     NotificationStatus,
     ShipmentNotification,
+    ShippedLine,
 )
 
-__all__ = ["backmarket_order_id", "identifiable_lines", "to_shipment_notification"]
+__all__ = [
+    "backmarket_order_id",
+    "identifiable_lines",
+    "order_number_id",
+    "to_order_notification",
+    "to_shipment_notification",
+]
+
+_NUMBER = re.compile(r"([0-9]+)(?:-[0-9]+)?")
+
+
+def order_number_id(order_number: str | None) -> int | None:
+    """The Back Market order id a ShipStation ``orderNumber`` names, split parts included.
+
+    An imported order's number is the Back Market order id; a part split off it in
+    ShipStation is numbered ``<id>-1``, ``<id>-2``... (docs/api-notes/shipstation.md, "Split
+    orders", INFERRED from the split markers ShipStation documents). Anything else is not
+    one of ours: ``None``.
+    """
+    match = _NUMBER.fullmatch((order_number or "").strip())
+    return int(match.group(1)) if match and match.group(0).isascii() else None
 
 
 def backmarket_order_id(ss_order: ShipStationOrder) -> int:
-    """The Back Market order id of an imported order: its ShipStation ``orderNumber``."""
-    number = ss_order.order_number.strip()
-    if not number.isascii() or not number.isdigit():
+    """The Back Market order id of an imported order (or a split part of one)."""
+    order_id = order_number_id(ss_order.order_number)
+    if order_id is None:
         raise MappingError(
             "orderNumber is not a Back Market order id", order_id=ss_order.order_number
         )
-    return int(number)
+    return order_id
 
 
 def identifiable_lines(ss_order: ShipStationOrder) -> tuple[IdentifiableLine, ...]:
@@ -77,15 +102,114 @@ def to_shipment_notification(
     (``Fulfillment``) of ``ss_order``. ``currency`` is the currency of the carrier fee
     (ShipStation V1 amounts have none: pass your account's). ``requires_identifier`` says
     which quantity-1 lines must carry an IMEI or serial number (by default all of them, as
-    for a store that sells phones only).
+    for a store that sells phones only). The notification's ``shipped_lines`` are the
+    order's items: the write plan refuses to ship a Back Market line that is not among them.
 
     Raises :class:`~backmarket_shipstation.errors.MappingError` when the order number is not
     a Back Market order id, the record belongs to another order, has no tracking number or
     was voided, and the :class:`~backmarket_shipstation.errors.DeviceIdentifierError` family
     for IMEIs and serial numbers that are invalid, missing, in excess or duplicated.
     """
+    return to_order_notification(
+        [(ss_order, shipment_or_fulfillment)],
+        carrier_map=carrier_map,
+        currency=currency,
+        requires_identifier=requires_identifier,
+    )
+
+
+def to_order_notification(
+    parts: Sequence[tuple[ShipStationOrder, Shipment | Fulfillment]],
+    *,
+    carrier_map: CarrierMap = DEFAULT_CARRIER_MAP,
+    currency: str | None = None,
+    requires_identifier: Callable[[IdentifiableLine], bool] = device_lines,
+) -> ShipmentNotification:
+    """One notification for a Back Market order shipped in one or several parcels.
+
+    ``parts`` pairs each ShipStation order of the Back Market order (the imported order and
+    any part split off it) with one of its live labels or mark-as-shipped records; an order
+    with several labels appears once per label. Back Market holds one tracking number per
+    order (its ship write ships every line at once: backmarket.md §3.3), so the rule is: the
+    **earliest live label** is sent (earliest ship instant, then lowest record id), and every
+    tracking number is kept in ``tracking_numbers``. The items of all the ShipStation orders
+    are the ``shipped_lines``; the Internal Notes of all of them (each distinct text once)
+    give the identifiers, so each device's IMEI goes to its own line.
+
+    Raises what :func:`to_shipment_notification` raises, and
+    :class:`~backmarket_shipstation.errors.MappingError` when there are no parts or they
+    belong to different Back Market orders.
+    """
+    if not parts:
+        raise MappingError("no shipment to report")
+    labels = sorted(
+        (_label_notification(order, record, carrier_map, currency) for order, record in parts),
+        key=_earliest,
+    )
+    order_id = labels[0].order_id
+    if any(label.order_id != order_id for label in labels):
+        raise MappingError("the shipments are of different Back Market orders", order_id=order_id)
+    orders: dict[int | None, ShipStationOrder] = {}
+    for order, _ in parts:
+        orders.setdefault(order.order_id, order)
+    lines = [line for order in orders.values() for line in identifiable_lines(order)]
+    notes: list[str] = []
+    for order in orders.values():
+        text = (order.internal_notes or "").strip()
+        if text and text not in notes:
+            notes.append(text)
+    parsed = parse_device_identifiers(
+        "\n".join(notes) or None,
+        skus=[line.sku for line in lines if line.sku],
+        order_id=order_id,
+    )
+    assigned = assign_device_identifiers(
+        parsed, lines, order_id=order_id, requires_identifier=requires_identifier
+    )
+    tracking: list[str] = []
+    for label in labels:
+        if label.tracking_number not in tracking:
+            tracking.append(label.tracking_number)
+    fees = [label.carrier_fee for label in labels]
+    first = labels[0]
+    return attrs.evolve(
+        first,
+        tracking_numbers=tuple(tracking),
+        carrier_fee=sum((fee for fee in fees if fee is not None), Decimal(0))
+        if len(labels) > 1 and all(fee is not None for fee in fees)
+        else first.carrier_fee,
+        identifiers=tuple(
+            LineIdentifiers(
+                orderline_id=int(entry.line_key),
+                sku=entry.sku,
+                imei=entry.imei,
+                serial_number=entry.serial_number,
+            )
+            for entry in assigned
+        ),
+        # A label or mark-as-shipped record ships its whole ShipStation order: every item
+        # still in it (a removed item is not; other split parts count through their own).
+        shipped_lines=tuple(
+            ShippedLine(orderline_id=int(line.key), quantity=line.quantity) for line in lines
+        ),
+    )
+
+
+def _earliest(notification: ShipmentNotification) -> tuple[bool, datetime, int]:
+    shipped_at = notification.shipped_at
+    record_id = notification.shipment_id or notification.fulfillment_id or 0
+    latest = datetime.max.replace(tzinfo=PACIFIC)
+    return (shipped_at is None, shipped_at or latest, record_id)
+
+
+def _label_notification(
+    ss_order: ShipStationOrder,
+    record: Shipment | Fulfillment,
+    carrier_map: CarrierMap,
+    currency: str | None,
+) -> ShipmentNotification:
+    """The notification of one label or mark-as-shipped record, without identifiers."""
     order_id = backmarket_order_id(ss_order)
-    record = shipment_or_fulfillment
     if (
         record.order_id is not None
         and ss_order.order_id is not None
@@ -115,15 +239,6 @@ def to_shipment_notification(
         ship_date = shipped_at.astimezone(PACIFIC).date() if shipped_at is not None else None
 
     choice = carrier_map.shipper_for(record.carrier_code, service_code)
-    lines = identifiable_lines(ss_order)
-    parsed = parse_device_identifiers(
-        ss_order.internal_notes,
-        skus=[line.sku for line in lines if line.sku],
-        order_id=order_id,
-    )
-    assigned = assign_device_identifiers(
-        parsed, lines, order_id=order_id, requires_identifier=requires_identifier
-    )
     return ShipmentNotification(
         order_id=order_id,
         status=NotificationStatus.SHIPPED,
@@ -140,13 +255,4 @@ def to_shipment_notification(
         currency=currency if fee is not None else None,
         ship_date=ship_date,
         shipped_at=shipped_at,
-        identifiers=tuple(
-            LineIdentifiers(
-                orderline_id=int(entry.line_key),
-                sku=entry.sku,
-                imei=entry.imei,
-                serial_number=entry.serial_number,
-            )
-            for entry in assigned
-        ),
     )

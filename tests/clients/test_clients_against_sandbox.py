@@ -215,6 +215,7 @@ def test_a_mapping_write_plan_is_applied_in_order() -> None:
         NotificationSource,
         NotificationStatus,
         ShipmentNotification,
+        ShippedLine,
         to_backmarket_updates,
     )
 
@@ -242,6 +243,10 @@ def test_a_mapping_write_plan_is_applied_in_order() -> None:
             source=NotificationSource.SHIPMENT,
             shipper="UPS",
             identifiers=identifiers,
+            shipped_lines=tuple(
+                ShippedLine(orderline_id=line.id, quantity=line.quantity or 1)
+                for line in order.lines
+            ),
         )
         plan = to_backmarket_updates(notification, order)
         results = bm.apply(plan)

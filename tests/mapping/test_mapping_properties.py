@@ -16,6 +16,7 @@ from backmarket_shipstation.mapping import (
     NotificationSource,
     NotificationStatus,
     ShipmentNotification,
+    ShippedLine,
     is_valid_imei,
     parse_device_identifiers,
     to_backmarket_updates,
@@ -282,6 +283,10 @@ def test_write_plan_raises_only_typed_errors(
         tracking_number="T1",
         source=NotificationSource.SHIPMENT,
         identifiers=tuple(identifiers),
+        shipped_lines=tuple(
+            ShippedLine(orderline_id=line.id, quantity=line.quantity or 1)
+            for line in bm_order.lines
+        ),
     )
     try:
         plan = to_backmarket_updates(notification, bm_order)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
 import pytest
 
 from backmarket_shipstation.backmarket.models import Order as BackMarketOrder
@@ -20,12 +21,14 @@ from backmarket_shipstation.errors import (
     InvalidIMEIError,
     InvalidSerialNumberError,
     MappingError,
+    UncoveredLinesError,
 )
 from backmarket_shipstation.mapping import (
     LineIdentifiers,
     NotificationSource,
     NotificationStatus,
     ShipmentNotification,
+    ShippedLine,
     to_backmarket_updates,
 )
 
@@ -48,8 +51,20 @@ def line(
     }
 
 
-def notification(*identifiers: LineIdentifiers, order_id: int = 41234567) -> ShipmentNotification:
+# The ShipStation order holds every line these tests use (ids 11 to 14, up to 3 units each).
+EVERY_LINE = {11: 3, 12: 3, 13: 3, 14: 3}
+
+
+def notification(
+    *identifiers: LineIdentifiers,
+    order_id: int = 41234567,
+    shipped: dict[int, int] | None = None,
+) -> ShipmentNotification:
     return ShipmentNotification(
+        shipped_lines=tuple(
+            ShippedLine(orderline_id=key, quantity=units)
+            for key, units in (EVERY_LINE if shipped is None else shipped).items()
+        ),
         order_id=order_id,
         status=NotificationStatus.SHIPPED,
         tracking_number="6A12345678901",
@@ -173,6 +188,7 @@ def test_registered_identifiers_are_never_sent_again(make_bm_order: MakeOrder) -
 def test_shipper_defaults_to_other(make_bm_order: MakeOrder) -> None:
     order = make_bm_order(state=3, orderlines=[line(11, state=2, quantity=3)])
     bare = ShipmentNotification(
+        shipped_lines=(ShippedLine(orderline_id=11, quantity=3),),
         order_id=41234567,
         status=NotificationStatus.SHIPPED,
         tracking_number="X1",
@@ -238,3 +254,81 @@ def test_line_without_sku_cannot_be_accepted(make_bm_order: MakeOrder) -> None:
     order = make_bm_order(orderlines=[{"id": 11, "state": 1, "quantity": 1}])
     with pytest.raises(MappingError, match="no SKU"):
         to_backmarket_updates(notification(), order)
+
+
+# --- every Back Market line accounted for (issue 13, item 2) ------------------------------
+
+
+def test_a_phone_removed_from_the_shipstation_order_blocks_the_ship_write(
+    make_bm_order: MakeOrder,
+) -> None:
+    # The seller removed phone 12 from the ShipStation order, then labelled phone 11: Back
+    # Market's ship write would ship both lines, the second one without its IMEI.
+    order = make_bm_order(
+        state=3, orderlines=[line(11, state=2, sku="IP13"), line(12, state=2, sku="IP14")]
+    )
+    only_first = notification(LineIdentifiers(orderline_id=11, imei=IMEI_A), shipped={11: 1})
+    with pytest.raises(UncoveredLinesError) as caught:
+        to_backmarket_updates(only_first, order)
+    assert caught.value.lines == (12,)
+    assert caught.value.order_id == "41234567"
+    text = str(caught.value)
+    assert "line 12" in text
+    assert "cancel or refund" in text
+    assert "restore" in text
+
+
+def test_a_paid_line_left_out_blocks_the_accept_too(make_bm_order: MakeOrder) -> None:
+    order = make_bm_order(orderlines=[line(11), line(12, sku="IP14")])
+    with pytest.raises(UncoveredLinesError) as caught:
+        to_backmarket_updates(notification(shipped={11: 1}), order)
+    assert caught.value.lines == (12,)
+
+
+def test_a_line_shipped_in_part_is_not_covered(make_bm_order: MakeOrder) -> None:
+    order = make_bm_order(state=3, orderlines=[line(11, state=2, quantity=3)])
+    with pytest.raises(UncoveredLinesError) as caught:
+        to_backmarket_updates(notification(shipped={11: 2}), order)
+    assert caught.value.lines == (11,)
+
+
+def test_parts_of_one_line_add_up(make_bm_order: MakeOrder) -> None:
+    order = make_bm_order(state=3, orderlines=[line(11, state=2, quantity=3)])
+    split = attrs_evolve_shipped(notification(), ((11, 2), (11, 1)))
+    assert to_backmarket_updates(split, order) == (ship(),)
+
+
+def test_a_notification_that_names_no_shipped_line_ships_nothing(
+    make_bm_order: MakeOrder,
+) -> None:
+    order = make_bm_order(state=3, orderlines=[line(11, state=2)])
+    unknown = ShipmentNotification(
+        order_id=41234567,
+        status=NotificationStatus.SHIPPED,
+        tracking_number="X1",
+        source=NotificationSource.SHIPMENT,
+        identifiers=(LineIdentifiers(orderline_id=11, imei=IMEI_A),),
+    )
+    with pytest.raises(UncoveredLinesError):
+        to_backmarket_updates(unknown, order)
+
+
+def test_lines_already_finished_need_no_cover(make_bm_order: MakeOrder) -> None:
+    # The buyer's line 12 was cancelled on Back Market: only line 11 is still to ship.
+    order = make_bm_order(state=3, orderlines=[line(11, state=2), line(12, state=4, sku="IP14")])
+    plan = to_backmarket_updates(
+        notification(LineIdentifiers(orderline_id=11, imei=IMEI_A), shipped={11: 1}), order
+    )
+    assert plan == (
+        ship(),
+        OrderlineIdentifiersUpdate(orderline_id=11, identifiers=OrderlineIdentifiers(imei=IMEI_A)),
+    )
+
+
+def attrs_evolve_shipped(
+    base: ShipmentNotification, pairs: tuple[tuple[int, int], ...]
+) -> ShipmentNotification:
+    return attrs.evolve(
+        base,
+        shipped_lines=tuple(ShippedLine(orderline_id=k, quantity=q) for k, q in pairs),
+    )

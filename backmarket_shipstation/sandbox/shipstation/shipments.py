@@ -51,7 +51,7 @@ class ShipmentsResource(SimulatorCore):
             raise _invalid("request", "The request body must be a JSON object.")
         return self._create_label(body)
 
-    def _create_label(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _create_label(self, raw: dict[str, Any], *, another: bool = False) -> dict[str, Any]:
         body = {k.lower(): v for k, v in raw.items()}
         order_id = body.get("orderid")
         order = self._orders.get(order_id) if isinstance(order_id, int) else None
@@ -78,7 +78,9 @@ class ShipmentsResource(SimulatorCore):
         confirmation = body.get("confirmation") or "none"
         if confirmation not in CONFIRMATIONS:
             raise _bad_request(f"Invalid confirmation '{confirmation}'.")
-        if order.status != "awaiting_shipment":
+        # ``another``: the seller buys one more label for a shipped order in the web app (a
+        # second parcel); createlabelfororder itself takes orders awaiting shipment only.
+        if order.status != "awaiting_shipment" and not (another and order.status == "shipped"):
             raise _bad_request(
                 f"Order {order.order_id} is {order.status}; labels can only be created for "
                 "orders awaiting shipment."
@@ -204,8 +206,13 @@ class ShipmentsResource(SimulatorCore):
         shipment.void_date = now
         shipment.update(voided=True, voidDate=format_timestamp(now))
         order = self._orders.get(shipment.order_id)
-        if order is not None and order.status == "shipped":
-            # Voiding the only label returns the order to the queue, as in the ShipStation UI.
+        live = any(
+            other.order_id == shipment.order_id and other.void_date is None
+            for other in self._shipments.values()
+        )
+        if order is not None and order.status == "shipped" and not live:
+            # Voiding the only label returns the order to the queue, as in the ShipStation UI;
+            # an order with another live label stays shipped.
             self._change_status(order, "awaiting_shipment")
             order.update(shipDate=None)
         return {"approved": True, "message": "Label voided successfully"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -30,7 +31,9 @@ from ._core import (
     WebhookSend,
 )
 from ._records import (
+    SimulatorRequestError,
     _Delivery,
+    _pack,
     _Request,
 )
 from ._values import (
@@ -311,6 +314,140 @@ class ShipStationSimulator(
         with self._lock:
             label: dict[str, Any] = _plain(self._direct(lambda: self._create_label(body)))
             return label
+
+    def buy_another_label(
+        self,
+        order_id: int,
+        *,
+        carrier_code: str = "ups",
+        service_code: str = "ups_ground",
+        weight: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One more label for an order already shipped, as a seller buys a second parcel's
+        label in the web app. A second shipment of the same order, SHIP_NOTIFY queued."""
+        body: dict[str, Any] = {
+            "orderId": order_id,
+            "carrierCode": carrier_code,
+            "serviceCode": service_code,
+            "weight": None if weight is None else dict(weight),
+        }
+        body = json.loads(json.dumps(body, default=_json_default), parse_float=Decimal)
+        with self._lock:
+            label: dict[str, Any] = _plain(
+                self._direct(lambda: self._create_label(body, another=True))
+            )
+            return label
+
+    def void_label(self, shipment_id: int) -> dict[str, Any]:
+        """Void a label as ``POST /shipments/voidlabel`` does (the seller in the web app)."""
+        request = _Request(
+            method="POST",
+            path="/shipments/voidlabel",
+            url="",
+            query={},
+            content=json.dumps({"shipmentId": shipment_id}).encode(),
+            params={},
+        )
+        with self._lock:
+            answer: dict[str, Any] = self._direct(lambda: self._void_label(request))
+            return answer
+
+    def delete_order(self, order_id: int) -> None:
+        """Delete an order as ``DELETE /orders/{id}`` does: a soft delete, its key freed."""
+        request = _Request(
+            method="DELETE",
+            path=f"/orders/{order_id}",
+            url="",
+            query={},
+            content=b"",
+            params={"id": str(order_id)},
+        )
+        with self._lock:
+            self._direct(lambda: self._delete_order(request))
+
+    def remove_item(self, order_id: int, line_item_key: str) -> dict[str, Any]:
+        """The seller deletes one item from an open order in the web app."""
+        with self._lock:
+            order = self._orders[order_id]
+            if order.status not in ("awaiting_payment", "awaiting_shipment", "on_hold"):
+                raise SimulatorRequestError(
+                    400, {"Message": f"Order {order_id} is {order.status}: items are locked."}
+                )
+            items = order.data["items"]
+            kept = [item for item in items if str(item.get("lineItemKey")) != line_item_key]
+            if len(kept) == len(items):
+                raise KeyError(line_item_key)
+            now = now_pacific(self.clock)
+            order.modify_date = now
+            order.update(items=kept, modifyDate=format_timestamp(now))
+            return self._render_order(order)
+
+    def split_order(self, order_id: int, line_item_keys: Iterable[str]) -> dict[str, Any]:
+        """Split the items ``line_item_keys`` off an order into a new order, as the web app's
+        Split Order does (docs/api-notes/shipstation.md, "Split orders").
+
+        The new order is numbered ``<orderNumber>-<n>`` with a key of its own, and both
+        carry ``advancedOptions.mergedOrSplit`` true; the new one's ``parentId`` is the
+        original's ``orderId``. Items, Internal Notes, ship-to and store are copied from the
+        original, which keeps its other items. Only orders awaiting shipment (or on hold)
+        with items left on both sides can be split. Returns the new order.
+        """
+        keys = {str(key) for key in line_item_keys}
+        with self._lock:
+            parent = self._orders[order_id]
+            if not parent.active or parent.status not in ("awaiting_shipment", "on_hold"):
+                raise SimulatorRequestError(
+                    400, {"Message": f"Order {order_id} is {parent.status}: it cannot be split."}
+                )
+            data = parent.data
+            moving = [item for item in data["items"] if str(item.get("lineItemKey")) in keys]
+            staying = [item for item in data["items"] if str(item.get("lineItemKey")) not in keys]
+            if not moving or not any(not item.get("adjustment") for item in staying):
+                raise SimulatorRequestError(
+                    400, {"Message": "A split leaves items on both orders."}
+                )
+            prefix = f"{parent.order_number}-"
+            sibling = sum(1 for o in self._orders.values() if o.order_number.startswith(prefix))
+            now = now_pacific(self.clock)
+            stamp = format_timestamp(now)
+            child_id = self._take("order")
+            child_key = self._guid()
+            child_number = f"{prefix}{sibling + 1}"
+            advanced = dict(data["advancedOptions"])
+            child_data = {
+                **data,
+                "orderId": child_id,
+                "orderKey": child_key,
+                "orderNumber": child_number,
+                "items": moving,
+                "createDate": stamp,
+                "modifyDate": stamp,
+                "advancedOptions": {
+                    **advanced,
+                    "mergedOrSplit": True,
+                    "mergedIds": [],
+                    "parentId": parent.order_id,
+                },
+            }
+            child = dataclasses.replace(
+                parent,
+                order_id=child_id,
+                order_key=child_key,
+                order_number=child_number,
+                create_date=now,
+                modify_date=now,
+                blob=_pack(child_data),
+                tag_ids=list(parent.tag_ids),
+            )
+            self._orders[child_id] = child
+            self._orders_by_key[child_key] = child_id
+            parent.modify_date = now
+            parent.update(
+                items=staying,
+                modifyDate=stamp,
+                advancedOptions={**advanced, "mergedOrSplit": True},
+            )
+            return self._render_order(child)
 
     @property
     def webhook_deliveries(self) -> list[tuple[str, dict[str, Any]]]:
