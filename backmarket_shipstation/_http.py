@@ -766,7 +766,9 @@ def backmarket_error(method: str, path: str, response: httpx.Response) -> APIErr
         request_id = body["requestId"]
     request_id = request_id or response.headers.get("cf-ray")
     cls = _status_class(status)
-    if status == 403 and (html or challenge):
+    if status == 403 and (html or challenge or body is None):
+        # An HTML page, a bot challenge (backmarket.md §6.4), or no JSON at all: the firewall
+        # or a proxy, not Back Market's application judging the token.
         cls = FirewallBlockedError
         message = (
             f"{_short(message)} (Cloudflare firewall: check the User-Agent, and give the "
@@ -813,12 +815,24 @@ def shipstation_error(method: str, path: str, response: httpx.Response) -> APIEr
                 parts.append(f"{name}: " + "; ".join(str(t) for t in texts))
     elif isinstance(body, str):
         parts.append(body)
+    html = body is None and _looks_like_html(response)
     if not parts:
-        if response.content and body is None and not _looks_like_html(response):
+        if response.content and body is None and not html:
             parts.append(response.text)
         else:
             parts.append(response.reason_phrase or "error")
-    return _status_class(status)(
+    cls = _status_class(status)
+    if status == 403 and not isinstance(body, Mapping):
+        # ShipStation states its errors in ASP.NET's JSON envelope (shipstation.md §1.5). A
+        # 403 without it (an HTML page, an empty or text body) came from a firewall or proxy
+        # on the way, not from ShipStation judging the key pair: transient, not a bad setting.
+        cls = FirewallBlockedError
+        what = "an HTML page" if html else "no ShipStation error body"
+        parts = [
+            f"{_short(' '.join(parts))} (blocked on the way to ShipStation: {what}; not a"
+            " refusal of the key pair, retry later)"
+        ]
+    return cls(
         _short(" ".join(parts)),
         api="ShipStation",
         method=method,

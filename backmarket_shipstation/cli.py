@@ -133,7 +133,8 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         return EXIT_CONFIG
     except (AuthenticationError, PermissionDeniedError) as exc:
         if isinstance(exc, FirewallBlockedError):
-            _error(f"blocked by Back Market's firewall: {exc}")
+            # A page the API did not state (backmarket.md §6.4): passing, not a bad setting.
+            _error(f"blocked on the way to {exc.api} (firewall or proxy, try again later): {exc}")
             return EXIT_API_ERROR
         _error(f"credentials refused: {exc}")
         return EXIT_CONFIG
@@ -550,6 +551,11 @@ def _watch(once: Callable[[], int], interval: float) -> int:
         while True:
             try:
                 code = once()
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                if not isinstance(exc, FirewallBlockedError):
+                    raise  # refused credentials: exit 2 now, as retrying cannot fix them
+                _error(f"run stopped on an API error, retrying in {interval:g} s: {exc}")
+                code = EXIT_API_ERROR
             except (APIError, APIConnectionError) as exc:
                 # A daemon outlives a network hiccup; the next run resumes from the cursors.
                 _error(f"run stopped on an API error, retrying in {interval:g} s: {exc}")

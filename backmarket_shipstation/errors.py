@@ -234,14 +234,19 @@ class AuthenticationError(APIError):
 
 
 class PermissionDeniedError(APIError):
-    """403 from the application: the credentials lack a right (e.g. not a merchant)."""
+    """403 stated by the API itself, in its JSON error envelope: the credentials lack a right
+    (e.g. Back Market's "Authenticated user is not a merchant", backmarket.md §2.2)."""
 
 
 class FirewallBlockedError(PermissionDeniedError):
-    """403 from Back Market's Cloudflare firewall (an HTML page or ``bot-need-challenge``).
+    """403 that the API did not state: a firewall or proxy page in front of it.
 
-    Not a credentials problem: check the User-Agent and send the ``cf-ray`` id
-    (``request_id``) to your Back Market contact.
+    Back Market's Cloudflare firewall answers an HTML page or a ``bot-need-challenge`` JSON
+    (backmarket.md §6.4); any 403 from ShipStation without its JSON error envelope (an HTML
+    page, an empty or plain-text body: shipstation.md §1.5 lists only JSON error shapes) is
+    classed the same way. Not a credentials problem, and often passing: the command stops with
+    exit code 3, not 2. Check the User-Agent and send the ``cf-ray`` id (``request_id``) to the
+    API's support when it lasts.
     """
 
 

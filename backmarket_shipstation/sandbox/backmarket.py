@@ -207,6 +207,10 @@ class BackMarketSimulator:
             postal code and phone (the §4.3 observation) until a line is accepted.
         imei_check: ``"luhn"`` (15 digits and a valid check digit) or ``"digits"`` (15 digits).
         shippers: accepted ``shipper`` values on ship (case-sensitive), or None for any string.
+
+    ``merchant`` (an attribute, True by default) set to False makes the token one of a user
+    who is not a merchant: every authenticated request answers the application's JSON 403
+    "Forbidden. Authenticated user is not a merchant." (backmarket.md §2.2, [OAS]).
     """
 
     def __init__(
@@ -236,6 +240,7 @@ class BackMarketSimulator:
         self.base_url = base_url
         self._token = token
         self.require_user_agent = require_user_agent
+        self.merchant = True
         self.accept_language = accept_language
         self.rate_limit = rate_limit
         self.rate_window_seconds = rate_window_seconds
@@ -528,6 +533,8 @@ class BackMarketSimulator:
     def _authenticate(self, request: httpx.Request) -> None:
         if request.headers.get("authorization") != f"Basic {self._token}":
             raise _error(401, "unauthorized", "Unauthenticated.")
+        if not self.merchant:
+            raise _error(403, "forbidden", "Forbidden. Authenticated user is not a merchant.")
 
     def _check_language(self, request: httpx.Request) -> None:
         language = request.headers.get("accept-language")

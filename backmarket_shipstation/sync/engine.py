@@ -28,7 +28,15 @@ from collections.abc import Iterable
 
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock
-from ..errors import AuthenticationError, BackMarketShipStationError, PermissionDeniedError
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BackMarketShipStationError,
+    FirewallBlockedError,
+    PayloadError,
+    PermissionDeniedError,
+)
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Fulfillment, Shipment
 from .context import AccountContext, Progress
@@ -108,22 +116,40 @@ class SyncEngine:
         for stage, loop in (("import", self.import_orders), ("notify", self.notify_shipments)):
             try:
                 loop(report)
-            except (AuthenticationError, PermissionDeniedError):
-                raise  # wrong credentials: every loop would fail the same way
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                if not isinstance(exc, FirewallBlockedError):
+                    raise  # credentials the API refused: every loop would fail the same way
+                self._stopped(report, stage, exc)
+            except (APIError, APIConnectionError, PayloadError) as exc:
+                # An API that stays down (after the client's retries), answers garbage, or a
+                # base URL that is not the API (404): an outage, exit code 3, not an order's
+                # failure. Its cursor did not move, so the next run covers the same window.
+                self._stopped(report, stage, exc)
             except BackMarketShipStationError as exc:
-                # An API that stays down (after the client's retries) stops this loop only;
-                # its cursor did not move, so the next run covers the same window again.
-                logger.warning("%s loop of account %s stopped: %s", stage, self.account, exc)
-                report.failures.append(
-                    Failure(
-                        stage=stage,
-                        order_id="-",
-                        error=type(exc).__name__,
-                        reason=f"the {stage} loop stopped ({exc}); the next run starts over",
-                    )
-                )
+                # Not the APIs (a catalog file that cannot be read...): the orders failed.
+                self._stopped(report, stage, exc, outage=False)
         report.finished_at = self.clock.now()
         return report
+
+    def _stopped(
+        self,
+        report: AccountReport,
+        stage: str,
+        exc: BackMarketShipStationError,
+        *,
+        outage: bool = True,
+    ) -> None:
+        logger.warning("%s loop of account %s stopped: %s", stage, self.account, exc)
+        if outage:
+            report.stopped.append(stage)
+        report.failures.append(
+            Failure(
+                stage=stage,
+                order_id="-",
+                error=type(exc).__name__,
+                reason=f"the {stage} loop stopped ({exc}); the next run starts over",
+            )
+        )
 
     def import_orders(self, report: AccountReport) -> None:
         """The import loop (see :mod:`.import_loop`)."""

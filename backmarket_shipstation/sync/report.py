@@ -55,6 +55,9 @@ class AccountReport:
     skipped: int = 0
     """Orders seen but not for this connector (not importable, not ours, already done)."""
     failures: list[Failure] = attrs.field(factory=list)
+    stopped: list[str] = attrs.field(factory=list)
+    """The loops (``import``, ``notify``) that an API or network outage stopped before they
+    finished: their cursors did not move, and the next run covers the same window again."""
     planned_writes: list[str] = attrs.field(factory=list)
     """In a dry run, every write the run would have made, one line each."""
 
@@ -77,6 +80,7 @@ class AccountReport:
             "skipped": self.skipped,
             "failed": self.failed,
             "failures": [f.to_dict() for f in self.failures],
+            "stopped": list(self.stopped),
             "planned_writes": list(self.planned_writes),
         }
 
@@ -87,6 +91,11 @@ class AccountReport:
             f"skipped {self.skipped}, failed {self.failed}"
         )
         lines = [f"[{self.account}]{' (dry run)' if self.dry_run else ''} {counts}"]
+        if self.stopped:
+            lines.append(
+                f"  STOPPED by an API or network error: {', '.join(self.stopped)}"
+                " (nothing lost; the next run starts over)"
+            )
         for failure in self.failures:
             lines.append(
                 f"  FAILED {failure.stage} order {failure.order_id}: {failure.reason}"
@@ -109,12 +118,25 @@ class RunReport:
         return sum(a.failed for a in self.accounts)
 
     @property
+    def stopped(self) -> bool:
+        """Whether an API or network outage stopped a loop of some account."""
+        return any(a.stopped for a in self.accounts)
+
+    @property
     def exit_code(self) -> int:
-        """0 when every order went through, 1 when some failed (they are retried next run)."""
+        """The command's exit code (docs/cli.md): 3 when an API or network outage stopped a
+        loop (an alert must not read an outage as missing IMEIs), else 1 when some orders
+        failed (they are retried next run), else 0."""
+        if self.stopped:
+            return 3
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accounts": [a.to_dict() for a in self.accounts], "failed": self.failed}
+        return {
+            "accounts": [a.to_dict() for a in self.accounts],
+            "failed": self.failed,
+            "stopped": self.stopped,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

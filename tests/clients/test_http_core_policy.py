@@ -386,3 +386,35 @@ def test_shipstation_keys_are_matched_case_insensitively() -> None:
     body = {"MESSAGE": "nope", "modelstate": {"orderId": "required"}}
     error = shipstation_error("POST", "/orders/holduntil", _response(400, json=body))
     assert error.message == "nope orderId: required"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        _response(403, headers={"content-type": "text/html"}, text="<html>Access denied</html>"),
+        _response(403),
+        _response(403, text="Forbidden"),
+    ],
+    ids=["html-page", "empty", "plain-text"],
+)
+def test_shipstation_403_without_its_json_envelope_is_a_block_on_the_way(
+    response: httpx.Response,
+) -> None:
+    # ShipStation states its errors as ASP.NET JSON (shipstation.md §1.5): a 403 without it
+    # came from a firewall or proxy, which passes; the key pair was not judged.
+    error = shipstation_error("GET", "/shipments", response)
+    assert isinstance(error, FirewallBlockedError)
+    assert error.api == "ShipStation"
+    assert "key pair" in error.message
+
+
+def test_shipstation_json_403_is_permission_denied() -> None:
+    body = {"Message": "Authorization has been denied for this request."}
+    error = shipstation_error("GET", "/stores", _response(403, json=body))
+    assert type(error) is PermissionDeniedError
+    assert error.message == "Authorization has been denied for this request."
+
+
+def test_backmarket_403_without_any_json_is_a_firewall_block() -> None:
+    error = backmarket_error("GET", "/ws/orders", _response(403))
+    assert isinstance(error, FirewallBlockedError)

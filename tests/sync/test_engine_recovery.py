@@ -46,16 +46,21 @@ def test_an_api_down_for_a_whole_loop_stops_that_loop_not_the_run(
     world = make_world(orders=12, seed=5)
     # Every attempt the client makes at the first listing fails (4 attempts by default).
     world.sandbox.backmarket_faults.inject("server_error", 4, path_prefix="/ws/orders")
-    report = world.sync().accounts[0]
+    run = world.sync()
+    report = run.accounts[0]
     (failure,) = [f for f in report.failures if f.order_id == "-"]
     assert failure.stage == "import"
     assert failure.error == "ServerError"
+    assert report.stopped == ["import"]
+    assert run.exit_code == 3, "an outage, not orders that failed (docs/cli.md#exit-codes)"
     assert "the next run starts over" in failure.reason
     assert world.store.get_cursor("sandbox", "import") is None, "the import cursor did not move"
     assert world.store.get_cursor("sandbox", "notify") is not None, "notify still ran"
     assert world.ss_orders() == []
 
-    healed = world.sync().accounts[0]
+    healed_run = world.sync()
+    healed = healed_run.accounts[0]
+    assert healed_run.exit_code == 0
     assert healed.failed == 0
     assert healed.imported > 0
 
