@@ -69,6 +69,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncCore",
     "AsyncPaginator",
+    "Budget",
     "HeaderDrivenLimiter",
     "Limiter",
     "Paginator",
@@ -257,6 +258,11 @@ class Request(Generic[T]):
     files: Any = None
     idempotent: bool = False
     recheck: Recheck[T] | None = None
+    budgets: tuple[tuple[str, int], ...] = ()
+    """``(name, cost)`` of each endpoint budget the call spends (Back Market's per-endpoint
+    limits, e.g. ``("care.refund", 1)``), on top of the client's general limiter."""
+    text: bool = False
+    """``parse`` receives the body as text (endpoints that answer ``text/plain``)."""
 
     def with_param(self, name: str, value: str) -> Request[T]:
         """The same request with the query parameter ``name`` set to ``value``."""
@@ -493,6 +499,111 @@ class SlidingWindowLimiter(Limiter):
             self._blocked_until = max(self._blocked_until, until)
 
 
+class Budget:
+    """A documented limit of one endpoint: at most ``limit`` calls in any ``seconds``, for each
+    ``(limit, seconds)`` window (Back Market's care list: 520 per minute *and* 4,000 per day).
+
+    Sliding windows, so that no 24-hour span (and therefore no calendar day) holds more than
+    the daily limit. A call of ``cost`` n books n slots (an endpoint that counts lines, not
+    requests). Shared by every client of the credential in the process (see
+    :func:`shared_limiter`); what other processes spent on the same account is not known.
+    """
+
+    def __init__(self, clock: Clock, name: str, windows: Sequence[tuple[int, float]]) -> None:
+        if not windows or any(limit < 1 or seconds <= 0 for limit, seconds in windows):
+            raise ValueError("a budget needs at least one window with a positive limit")
+        self.clock = clock
+        self.name = name
+        self.windows = tuple((int(limit), float(seconds)) for limit, seconds in windows)
+        self._slots: tuple[deque[float], ...] = tuple(deque() for _ in self.windows)
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        rules = ", ".join(f"{limit}/{_span(seconds)}" for limit, seconds in self.windows)
+        return f"Budget({self.name!r}, {rules})"
+
+    def earliest(self, cost: int = 1) -> float:
+        """The monotonic time at which ``cost`` more calls fit in every window."""
+        with self._lock:
+            return self._earliest(cost, self.clock.monotonic())
+
+    def _earliest(self, cost: int, now: float) -> float:
+        slot = max(now, self._last)  # first come, first served
+        for (limit, seconds), slots in zip(self.windows, self._slots, strict=True):
+            if cost > limit:
+                raise ValueError(
+                    f"{cost} calls can never fit the {self.name} budget of {limit} per "
+                    f"{_span(seconds)}"
+                )
+            while slots and slots[0] <= now - seconds:
+                slots.popleft()
+            # At most limit - cost earlier calls may remain in the window ending at slot.
+            keep = limit - cost
+            if len(slots) > keep:
+                slot = max(slot, slots[-(keep + 1)] + seconds)
+        return slot
+
+    def book(self, at: float, cost: int = 1) -> float:
+        """Book ``cost`` calls at ``at`` or later (if others came first); the time booked."""
+        with self._lock:
+            slot = max(at, self._earliest(cost, self.clock.monotonic()))
+            for slots in self._slots:
+                slots.extend([slot] * cost)
+            self._last = slot
+            return slot
+
+    def used(self, seconds: float) -> int:
+        """Calls booked in the last ``seconds`` (and queued ones), for reports and tests."""
+        with self._lock:
+            now = self.clock.monotonic()
+            longest = max(range(len(self.windows)), key=lambda i: self.windows[i][1])
+            return sum(1 for t in self._slots[longest] if t > now - seconds)
+
+
+def _span(seconds: float) -> str:
+    for name, length in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if seconds == length:
+            return name
+    return f"{seconds:g} s"
+
+
+def reserve_budgets(
+    budgets: Mapping[str, Budget],
+    uses: Sequence[tuple[str, int]],
+    clock: Clock,
+    *,
+    max_wait: float | None,
+    api: str,
+    method: str,
+    path: str,
+) -> float:
+    """Book one call in each budget ``uses`` names; the seconds to wait before sending.
+
+    When the wait would exceed ``max_wait`` nothing is booked and
+    :class:`~backmarket_shipstation.errors.BudgetExhaustedError` says which budget is spent and
+    when it frees up (``max_wait=None`` waits as long as it takes).
+    """
+    found = []
+    for name, cost in uses:
+        budget = budgets.get(name)
+        if budget is None:
+            raise KeyError(f"no budget named {name!r} on this client")
+        found.append((budget, cost))
+    now = clock.monotonic()
+    at = max(budget.earliest(cost) for budget, cost in found)
+    if max_wait is not None and at - now > max_wait:
+        from .errors import BudgetExhaustedError
+
+        spent = max(found, key=lambda pair: pair[0].earliest(pair[1]))[0]
+        raise BudgetExhaustedError(
+            api=api, method=method, path=path, budget=repr(spent), wait=at - now
+        )
+    for budget, cost in found:
+        at = max(at, budget.book(at, cost))
+    return max(0.0, at - now)
+
+
 class HeaderDrivenLimiter(Limiter):
     """ShipStation V1: ``limit`` requests per fixed window of ``window`` seconds per key pair,
     steered by ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` (seconds to the next window).
@@ -577,13 +688,14 @@ class HeaderDrivenLimiter(Limiter):
 # of the same credential (the next run of a watch loop, a webhook receiver beside a poller)
 # still knows how many requests the current window holds. Limiters are small, and each holds
 # its clock, so an ``id(clock)`` in a key is never reused while its entry lives.
-_LIMITERS: dict[tuple[str, str, int], Limiter] = {}
+_LIMITERS: dict[tuple[str, str, int], Any] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def shared_limiter(
-    kind: str, credential: Secret, clock: Clock, factory: Callable[[Clock], Limiter]
-) -> Limiter:
+L = TypeVar("L", Limiter, Budget)
+
+
+def shared_limiter(kind: str, credential: Secret, clock: Clock, factory: Callable[[Clock], L]) -> L:
     """The one limiter of this credential (and clock) in the process.
 
     Keyed by a SHA-256 of the credential, never the credential itself. The clock is part of the
@@ -592,7 +704,7 @@ def shared_limiter(
     """
     key = (kind, credential.digest(), id(clock))
     with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(key)
+        limiter: L | None = _LIMITERS.get(key)
         if limiter is None:
             limiter = factory(clock)
             _LIMITERS[key] = limiter
@@ -878,6 +990,8 @@ class _Core:
         error_mapper: Callable[[str, str, httpx.Response], APIError],
         clock: Clock,
         rng: random.Random | None = None,
+        budgets: Mapping[str, Budget] | None = None,
+        max_budget_wait: float | None = 120.0,
     ) -> None:
         import logging
         import random
@@ -887,6 +1001,9 @@ class _Core:
         self._headers = dict(headers)
         self._authorization = authorization
         self.limiter = limiter
+        self.budgets: Mapping[str, Budget] = dict(budgets or {})
+        """Per-endpoint budgets by name (see :class:`Request.budgets`)."""
+        self.max_budget_wait = max_budget_wait
         self.retry_policy = retry_policy
         self._error_mapper = error_mapper
         self.clock = clock
@@ -946,6 +1063,19 @@ class _Core:
         attempt = 0
         while True:
             attempt += 1
+            if request.budgets:
+                # Every attempt is a call the endpoint's limit counts (a 429 included).
+                yield _Sleep(
+                    reserve_budgets(
+                        self.budgets,
+                        request.budgets,
+                        self.clock,
+                        max_wait=self.max_budget_wait,
+                        api=self.api,
+                        method=request.method,
+                        path=request.path,
+                    )
+                )
             yield _Sleep(self.limiter.reserve())
             started = self.clock.monotonic()
             outcome = yield _Send(request)
@@ -956,6 +1086,8 @@ class _Core:
                 if outcome.is_success:
                     if request.parse is no_content:
                         return request.parse(None)
+                    if request.text:
+                        return request.parse(outcome.text)
                     try:
                         body = _decode_body(outcome)
                     except ValueError:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from . import __version__
 from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
+from ._cli_refund import add_refund_command
 from ._cli_store import add_store_commands
 from ._cli_webhook import WebhookReceiver
 from .errors import (
@@ -281,6 +282,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     receive.set_defaults(run=_cmd_webhook_serve)
     add_store_commands(commands, common, config_options)
+    add_refund_command(commands, common, config_options)
     add_config_commands(commands, common)
     return parser
 

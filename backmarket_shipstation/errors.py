@@ -29,6 +29,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BackMarketShipStationError",
+    "BudgetExhaustedError",
     "ConfigurationError",
     "DeviceIdentifierError",
     "DuplicateIdentifierError",
@@ -45,6 +46,8 @@ __all__ = [
     "PayloadError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RefundError",
+    "RefundInDoubtError",
     "ServerError",
     "UncoveredLinesError",
     "UnknownStatusError",
@@ -260,6 +263,48 @@ class RateLimitedError(APIError):
 
 class ServerError(APIError):
     """5xx after the retries allowed by the policy were spent."""
+
+
+class BudgetExhaustedError(BackMarketShipStationError):
+    """A call would exceed an endpoint's documented budget (e.g. 500 refunds a day) for
+    longer than the client is allowed to wait (``max_budget_wait``); nothing was sent.
+
+    ``budget`` describes the budget (its name and windows), ``wait`` is the number of seconds
+    until the call would fit.
+    """
+
+    def __init__(self, *, api: str, method: str, path: str, budget: str, wait: float) -> None:
+        self.api = api
+        self.method = method
+        self.path = path
+        self.budget = budget
+        self.wait = wait
+        super().__init__(
+            f"{api} {method} {path}: not sent, {budget} is spent for the next {wait:.0f} s"
+        )
+
+
+class RefundError(BackMarketShipStationError):
+    """A refund that cannot be asked: unknown line, wrong state, amount above the price...
+
+    ``order_id`` and ``orderline_id`` name the order and the line (when known).
+    """
+
+    def __init__(
+        self, message: str, *, order_id: int | None = None, orderline_id: int | None = None
+    ) -> None:
+        self.order_id = order_id
+        self.orderline_id = orderline_id
+        self.detail = message
+        where = f"order {order_id}" if order_id is not None else ""
+        if orderline_id is not None:
+            where += f"{' ' if where else ''}line {orderline_id}"
+        super().__init__(f"refund of {where}: {message}" if where else f"refund: {message}")
+
+
+class RefundInDoubtError(RefundError):
+    """An earlier run sent a refund and died before the answer, and Back Market's data does
+    not show whether it happened (a partial refund): it is not resent until a person says."""
 
 
 class UntrustedWebhookURLError(BackMarketShipStationError):

@@ -4,6 +4,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .care import (
+        AsyncCare,
+        Care,
+        CareClaim,
+        CareFolder,
+        CareFolderPage,
+        CareFolderState,
+        CareFolderSummary,
+        CareMessage,
+        CareOrderline,
+        PostedMessage,
+        RefundReceipt,
+        RefundType,
+        refund_type_for,
+    )
     from .client import AsyncBackMarketClient, BackMarketClient
 from .models import (
     BACKMARKET_CONVERTER,
@@ -33,6 +48,19 @@ from .regions import (
 )
 
 __all__ = [
+    "AsyncCare",
+    "Care",
+    "CareClaim",
+    "CareFolder",
+    "CareFolderPage",
+    "CareFolderState",
+    "CareFolderSummary",
+    "CareMessage",
+    "CareOrderline",
+    "PostedMessage",
+    "RefundReceipt",
+    "RefundType",
+    "refund_type_for",
     "AsyncBackMarketClient",
     "BackMarketClient",
     "ALL_COUNTRY_CODES",
@@ -60,9 +88,25 @@ __all__ = [
 ]
 
 
-# The clients load on first use, so that importing the models (as the pure mapping layer does)
-# does not pull in the HTTP stack.
-_LAZY = {"BackMarketClient": ".client", "AsyncBackMarketClient": ".client"}
+# The clients (and the care module, which builds requests) load on first use, so that
+# importing the models (as the pure mapping layer does) does not pull in the HTTP stack.
+_LAZY = {
+    "BackMarketClient": ".client",
+    "AsyncBackMarketClient": ".client",
+    "AsyncCare": ".care",
+    "Care": ".care",
+    "CareClaim": ".care",
+    "CareFolder": ".care",
+    "CareFolderPage": ".care",
+    "CareFolderState": ".care",
+    "CareFolderSummary": ".care",
+    "CareMessage": ".care",
+    "CareOrderline": ".care",
+    "PostedMessage": ".care",
+    "RefundReceipt": ".care",
+    "RefundType": ".care",
+    "refund_type_for": ".care",
+}
 
 
 def __getattr__(name: str) -> Any:

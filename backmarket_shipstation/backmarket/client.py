@@ -12,7 +12,7 @@ those requests through the shared core (auth, throttle, retry, errors) in their 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -21,6 +21,7 @@ from .._http import (
     AsyncClientBase,
     AsyncCore,
     AsyncPaginator,
+    Budget,
     Paginator,
     Recheck,
     Request,
@@ -37,6 +38,7 @@ from .._http import (
 from .._imei import is_valid_imei
 from ..clock import Clock
 from ..errors import ConfigurationError, InvalidIMEIError, InvalidSerialNumberError
+from .care import CARE_BUDGETS, AsyncCare, Care
 from .models import (
     BackMarketWrite,
     Order,
@@ -360,6 +362,10 @@ def _refund(
 # --------------------------------------------------------------------------------------
 
 
+def _budget_factory(name: str, windows: Sequence[tuple[int, float]]) -> Callable[[Clock], Budget]:
+    return lambda clock: Budget(clock, name, windows)
+
+
 def _core_settings(
     *,
     token: str | None,
@@ -371,6 +377,7 @@ def _core_settings(
     clock: Clock | None,
     retry_policy: RetryPolicy | None,
     max_requests_per_10s: int,
+    max_budget_wait: float | None = 120.0,
 ) -> dict[str, Any]:
     if not token or not token.strip():
         raise ConfigurationError(
@@ -396,6 +403,12 @@ def _core_settings(
         clock,
         lambda c: SlidingWindowLimiter(c, limit=max_requests_per_10s, window=10.0),
     )
+    # Each endpoint's documented budget, shared by every client of the token in the process.
+    budgets: dict[str, Budget] = {}
+    for name, windows in CARE_BUDGETS.items():
+        budgets[name] = shared_limiter(
+            f"backmarket:{name}", authorization, clock, _budget_factory(name, windows)
+        )
     return {
         "api": "Back Market",
         "base_url": base_url or platform.base_url(sandbox),
@@ -410,6 +423,8 @@ def _core_settings(
         "retry_policy": retry_policy or BACKMARKET_RETRY_POLICY,
         "error_mapper": backmarket_error,
         "clock": clock,
+        "budgets": budgets,
+        "max_budget_wait": max_budget_wait,
     }
 
 
@@ -522,7 +537,10 @@ class BackMarketClient(SyncClientBase):
     ``transport``/``http_client`` let you add proxies or test transports; ``timeout`` defaults
     to 5 s to connect and 30 s to read; ``clock`` drives throttling and back-off waits.
     Requests stay under ``max_requests_per_10s`` per token in the process (Cloudflare blocks
-    above about 200).
+    above about 200), and each endpoint with a documented budget of its own (the care
+    endpoints: 500 refunds a day...) within it: a call waits for its budget up to
+    ``max_budget_wait`` seconds (``None``: as long as it takes), beyond which it is refused
+    with :class:`~backmarket_shipstation.errors.BudgetExhaustedError` before being sent.
     """
 
     def __init__(
@@ -540,6 +558,7 @@ class BackMarketClient(SyncClientBase):
         clock: Clock | None = None,
         retry_policy: RetryPolicy | None = None,
         max_requests_per_10s: int = 180,
+        max_budget_wait: float | None = 120.0,
     ) -> None:
         settings = _core_settings(
             token=token,
@@ -551,12 +570,14 @@ class BackMarketClient(SyncClientBase):
             clock=clock,
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
+            max_budget_wait=max_budget_wait,
         )
         self._core: SyncCore = SyncCore(
             http_client=http_client, transport=transport, timeout=timeout, **settings
         )
         self.orders = Orders(self._core)
         self.orderlines = Orderlines(self._core)
+        self.care = Care(self._core)
 
     def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write: an :class:`OrderUpdate` or an orderline identifiers update."""
@@ -684,6 +705,7 @@ class AsyncBackMarketClient(AsyncClientBase):
         clock: Clock | None = None,
         retry_policy: RetryPolicy | None = None,
         max_requests_per_10s: int = 180,
+        max_budget_wait: float | None = 120.0,
     ) -> None:
         settings = _core_settings(
             token=token,
@@ -695,12 +717,14 @@ class AsyncBackMarketClient(AsyncClientBase):
             clock=clock,
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
+            max_budget_wait=max_budget_wait,
         )
         self._core: AsyncCore = AsyncCore(
             http_client=http_client, transport=transport, timeout=timeout, **settings
         )
         self.orders = AsyncOrders(self._core)
         self.orderlines = AsyncOrderlines(self._core)
+        self.care = AsyncCare(self._core)
 
     async def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write."""

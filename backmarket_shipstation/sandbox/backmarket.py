@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from ..clock import Clock
+from ._bm_care import CareSimulator, PlainText
 from ._cloudflare import firewall_block, ray_id
 from .data import (
     LINE_ID_BASE,
@@ -106,6 +107,11 @@ _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/ws/orders/(\d+)"), {"GET": "_get_order", "POST": "_update_order"}),
     (re.compile(r"/ws/orders/(\d+)/invoice"), {"POST": "_upload_invoice"}),
     (re.compile(r"/ws/orderlines/(\d+)"), {"PATCH": "_patch_orderline"}),
+    # Care (sandbox/_bm_care.py)
+    (re.compile(r"/ws/sav"), {"GET": "_list_care_folders"}),
+    (re.compile(r"/ws/sav/(\d+)"), {"GET": "_get_care_folder"}),
+    (re.compile(r"/ws/sav/(\d+)/msg"), {"POST": "_post_care_message"}),
+    (re.compile(r"/ws/sav/refund"), {"POST": "_refund"}),
 )
 _DEFAULT_PAGE_SIZE = 10
 _MAX_PAGE_SIZE = 50
@@ -180,8 +186,8 @@ class _Identifiers(Mapping[int, str]):
         return f"<device {self._kind} identifiers of {self._simulator!r}>"
 
 
-class BackMarketSimulator:
-    """The Back Market seller API's order endpoints, in memory, on raw JSON dicts.
+class BackMarketSimulator(CareSimulator):
+    """The Back Market seller API's order and care endpoints, in memory, on raw JSON dicts.
 
     Thread-safe (one lock around all state). Time comes only from ``clock``: the rate-limit
     window, ``date_modification`` bumps and the generated data's "now".
@@ -207,6 +213,12 @@ class BackMarketSimulator:
             postal code and phone (the §4.3 observation) until a line is accepted.
         imei_check: ``"luhn"`` (15 digits and a valid check digit) or ``"digits"`` (15 digits).
         shippers: accepted ``shipper`` values on ship (case-sensitive), or None for any string.
+        care_folders: how many care folders to open on shipped lines at start (see
+            :meth:`add_care_folder` for more).
+        care_limits: enforce each care endpoint's per-minute and per-day limits (429).
+        refund_amount_on_full: a refund of type 4 or 5 that carries an ``amount``:
+            ``"error"`` answers 400 (the amount is documented for type 6 only), ``"ignore"``
+            refunds in full.
 
     ``merchant`` (an attribute, True by default) set to False makes the token one of a user
     who is not a merchant: every authenticated request answers the application's JSON 403
@@ -233,6 +245,9 @@ class BackMarketSimulator:
         hide_pii_until_accepted: bool = False,
         imei_check: Literal["luhn", "digits"] = "luhn",
         shippers: Iterable[str] | None = SHIPPERS,
+        care_folders: int = 0,
+        care_limits: bool = True,
+        refund_amount_on_full: Literal["error", "ignore"] = "error",
     ) -> None:
         if not token:
             raise ValueError("token must be non-empty")
@@ -283,6 +298,11 @@ class BackMarketSimulator:
         """IMEIs of the smartphones to pack, by orderline id (not set on the order until sent)."""
         self.device_serials: Mapping[int, str] = _Identifiers(self, "serial_number")
         """Serial numbers of the tablets and laptops to pack, by orderline id."""
+        self._init_care(
+            care_folders=care_folders,
+            care_limits=care_limits,
+            refund_amount_on_full=refund_amount_on_full,
+        )
 
     def __repr__(self) -> str:
         return f"BackMarketSimulator(base_url={self.base_url!r}, orders={self.order_count})"
@@ -462,6 +482,16 @@ class BackMarketSimulator:
                     error.status,
                     {"error": {"code": error.code, "message": error.message}},
                 )
+            if isinstance(body, PlainText):
+                return self._with_ray(
+                    httpx.Response(
+                        status,
+                        headers={"content-type": "text/plain; charset=utf-8"},
+                        content=body.encode(),
+                        request=request,
+                    ),
+                    ray,
+                )
             if isinstance(body, bytes):
                 return self._with_ray(
                     httpx.Response(
@@ -525,6 +555,8 @@ class BackMarketSimulator:
             if action_name is None:
                 raise _error(405, "method_not_allowed", f'Method "{method}" not allowed.')
             self._check_language(request)
+            if self._care_limited(action_name):
+                raise _error(429, "rate_limited", "Too Many Requests (endpoint limit)")
             action: Callable[..., tuple[int, Any]] = getattr(self, action_name)
             return action(request, *(int(g) for g in match.groups()))
         # Unknown paths (including GET /ws/) answer Back Market's HTML 404.

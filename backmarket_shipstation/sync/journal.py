@@ -14,6 +14,8 @@ every write goes through :class:`WriteJournal`:
 
 A whole shipment reported (the ship write and every identifier) is marked by the
 :data:`NOTIFIED` record, so the overlapping polling windows never report it twice.
+Refunds (``POST /ws/sav/refund``, :mod:`backmarket_shipstation.sync.refunds`) are journalled
+the same way under :func:`refund_key`; a shipment's records never settle them.
 These rules live here and nowhere else.
 """
 
@@ -39,15 +41,20 @@ from .store import SyncStore, WriteRecord, WriteStatus
 
 __all__ = [
     "NOTIFIED",
+    "REFUND_PREFIX",
     "WriteJournal",
     "as_before_ship",
     "describe_write",
+    "refund_key",
     "took_effect",
     "write_key",
 ]
 
 NOTIFIED = "notified"
 """Write-record key marking a shipment fully reported (ship write and every identifier)."""
+
+REFUND_PREFIX = "refund:"
+"""Write-record keys of refunds start so: ``refund:<orderline id>[:<reference>]``."""
 
 
 class WriteJournal:
@@ -165,7 +172,8 @@ class WriteJournal:
         """The whole shipment is reported: writes a crashed run left pending are moot."""
         self.record(bm_order_id, NOTIFIED, "done", source)
         for write in self._leftovers.pop(bm_order_id, ()):
-            if write.key != NOTIFIED:
+            # A refund in doubt is not part of the shipment: only a re-read settles it.
+            if write.key != NOTIFIED and not write.key.startswith(REFUND_PREFIX):
                 self.record(bm_order_id, write.key, "done", write.source)
 
 
@@ -176,6 +184,13 @@ def write_key(write: BackMarketWrite) -> str:
     if write.new_state is OrderLineState.SHIPPED:
         return "ship"
     return f"{int(write.new_state)}:{write.sku or ''}"
+
+
+def refund_key(orderline_id: int, reference: str | None = None) -> str:
+    """The journal key of a refund of one line; a ``reference`` tells a deliberate second
+    (partial) refund of the same line from a repeat of the first."""
+    key = f"{REFUND_PREFIX}{int(orderline_id)}"
+    return f"{key}:{reference}" if reference else key
 
 
 def describe_write(write: BackMarketWrite) -> str:
