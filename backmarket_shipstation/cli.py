@@ -738,6 +738,8 @@ def serve_webhooks(
     """
     stop = threading.Event()
     with SQLiteStore(config.state_path) as store, engines(config, store=store) as running:
+        for engine in running:
+            engine.check_store()  # a wrong store id is exit 2 now, not a failure per webhook
         receiver = WebhookReceiver(running, host=host, port=port, path_token=path_token)
         receiver.start()
         try:

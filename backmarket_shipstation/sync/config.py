@@ -129,7 +129,9 @@ class AccountConfig:
     shipstation_api_secret: str = attrs.field(repr=False)
     shipstation_store_id: int | None = None
     """The Back Market store in ShipStation; orders are created there and only its
-    shipments are sent back. ``None``: the account's default store (not recommended)."""
+    shipments are sent back. Required by a sync run, which checks it first (exists, active,
+    seen by this key pair); ``None`` is allowed here for the commands that need no store
+    (``orders``, ``status``, ``config check``) and refused by the run."""
     backmarket_sandbox: bool = False
     """Use Back Market's preprod host (a separate account and token)."""
     backmarket_base_url: str | None = None

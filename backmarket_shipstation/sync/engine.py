@@ -38,13 +38,14 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..shipstation.client import ShipStationClient
-from ..shipstation.models import Fulfillment, Shipment
+from ..shipstation.models import Fulfillment, Shipment, Store
 from .context import AccountContext, Progress
 from .import_loop import ImportLoop
 from .notify_loop import NotifyLoop
 from .options import SyncOptions
 from .report import AccountReport, Failure
 from .store import SyncStore
+from .store_check import check_store
 
 __all__ = ["Progress", "SyncEngine", "SyncOptions"]
 
@@ -113,6 +114,9 @@ class SyncEngine:
         report = AccountReport(
             account=self.account, started_at=self.clock.now(), dry_run=self.options.dry_run
         )
+        if not self._store_checked(report):
+            report.finished_at = self.clock.now()
+            return report
         for stage, loop in (("import", self.import_orders), ("notify", self.notify_shipments)):
             try:
                 loop(report)
@@ -130,6 +134,45 @@ class SyncEngine:
                 self._stopped(report, stage, exc, outage=False)
         report.finished_at = self.clock.now()
         return report
+
+    def check_store(self) -> Store:
+        """The account's ShipStation store, if it exists, is active and this key pair sees it
+        (one ``GET /stores``); ``ConfigurationError`` naming the id otherwise, and when no
+        store id is set. :meth:`run` calls it first; a long-running caller (the webhook
+        receiver) calls it once at start."""
+        return check_store(self.ss, self.store_id, account=self.account)
+
+    def _store_checked(self, report: AccountReport) -> bool:
+        """The ShipStation store is checked before anything is accepted on Back Market (see
+        :mod:`.store_check`); False when an outage prevented the check (both loops stop).
+
+        A store id that is unset, unknown or inactive raises ``ConfigurationError`` (exit 2),
+        as refused credentials do: every run would fail the same way.
+        """
+        try:
+            self.check_store()
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            if not isinstance(exc, FirewallBlockedError):
+                raise
+            outage: BackMarketShipStationError = exc
+        except (APIError, APIConnectionError, PayloadError) as exc:
+            outage = exc
+        else:
+            return True
+        logger.warning("ShipStation store of account %s not checked: %s", self.account, outage)
+        report.stopped.extend(("import", "notify"))
+        report.failures.append(
+            Failure(
+                stage="import",
+                order_id="-",
+                error=type(outage).__name__,
+                reason=(
+                    f"could not check ShipStation store {self.store_id} ({outage}); nothing was"
+                    " accepted or sent, the next run starts over"
+                ),
+            )
+        )
+        return False
 
     def _stopped(
         self,

@@ -170,3 +170,66 @@ def test_watch_stops_at_once_with_exit_2_on_refused_credentials(
         guard.cancel()
     assert code == cli.EXIT_CONFIG
     assert "credentials refused" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# The ShipStation store, checked before anything is accepted (issue 13, item 6)
+# --------------------------------------------------------------------------------------
+
+
+def _back_market_states(live: Any) -> dict[int, int]:
+    return {o["order_id"]: o["state"] for o in live.sandbox.backmarket.orders()}
+
+
+def test_an_unknown_store_id_is_exit_2_naming_it_and_nothing_is_accepted(
+    live_sandbox: LiveSandboxFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live = live_sandbox(39)
+    before = _back_market_states(live)
+    assert 1 in before.values(), "orders wait to be accepted"
+    monkeypatch.setenv("SHIPSTATION_STORE_ID", "4040404")
+    code = cli.main(["sync"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG, captured.out + captured.err
+    assert "configuration error" in captured.err
+    assert "4040404" in captured.err
+    assert "Traceback" not in captured.err
+    assert _back_market_states(live) == before, "no order accepted on Back Market"
+    assert live.sandbox.shipstation.orders(include_deleted=True) == []
+
+
+def test_an_unset_store_id_is_exit_2_and_lists_the_stores(
+    live_sandbox: LiveSandboxFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live = live_sandbox(40)
+    before = _back_market_states(live)
+    monkeypatch.delenv("SHIPSTATION_STORE_ID")
+    code = cli.main(["sync"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG, captured.out + captured.err
+    assert "shipstation_store_id is not set" in captured.err
+    assert str(live.sandbox.shipstation_store_id) in captured.err
+    assert _back_market_states(live) == before
+    assert live.sandbox.shipstation.orders(include_deleted=True) == []
+
+
+def test_webhook_serve_refuses_an_unknown_store_at_start(
+    live_sandbox: LiveSandboxFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live_sandbox(41)
+    monkeypatch.setenv("SHIPSTATION_STORE_ID", "4040404")
+    guard = threading.Timer(60, os.kill, (os.getpid(), signal.SIGTERM))  # never hang
+    guard.start()
+    try:
+        code = cli.main(["webhook", "serve", "--port", "0", "--path-token", "t0ken-4f8a2c9e"])
+    finally:
+        guard.cancel()
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_CONFIG, captured.out + captured.err
+    assert "4040404" in captured.err
