@@ -263,6 +263,13 @@ class Request(Generic[T]):
     limits, e.g. ``("care.refund", 1)``), on top of the client's general limiter."""
     text: bool = False
     """``parse`` receives the body as text (endpoints that answer ``text/plain``)."""
+    budget_waits: tuple[tuple[str, float | None], ...] = ()
+    """``(name, max wait)`` for budgets of this call whose wait is not the client's
+    ``max_budget_wait``: ``None`` waits as long as it takes, ``0`` refuses the call unless the
+    budget has room now (a listing write with ``over_budget="wait"`` or ``"refuse"``)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers that replace the client's own for this request only (e.g. ``Accept-Language``
+    to write one market's price)."""
 
     def with_param(self, name: str, value: str) -> Request[T]:
         """The same request with the query parameter ``name`` set to ``value``."""
@@ -553,6 +560,19 @@ class Budget:
             self._last = slot
             return slot
 
+    def available(self) -> int:
+        """Calls that fit right now in every window (0 while calls are queued for later)."""
+        with self._lock:
+            now = self.clock.monotonic()
+            if self._last > now:
+                return 0
+            room = []
+            for (limit, seconds), slots in zip(self.windows, self._slots, strict=True):
+                while slots and slots[0] <= now - seconds:
+                    slots.popleft()
+                room.append(limit - len(slots))
+            return max(0, min(room))
+
     def used(self, seconds: float) -> int:
         """Calls booked in the last ``seconds`` (and queued ones), for reports and tests."""
         with self._lock:
@@ -577,29 +597,34 @@ def reserve_budgets(
     api: str,
     method: str,
     path: str,
+    waits: Sequence[tuple[str, float | None]] = (),
 ) -> float:
     """Book one call in each budget ``uses`` names; the seconds to wait before sending.
 
     When the wait would exceed ``max_wait`` nothing is booked and
     :class:`~backmarket_shipstation.errors.BudgetExhaustedError` says which budget is spent and
-    when it frees up (``max_wait=None`` waits as long as it takes).
+    when it frees up (``max_wait=None`` waits as long as it takes). ``waits`` gives some
+    budgets their own maximum wait instead (``None``: as long as it takes).
     """
+    own = dict(waits)
     found = []
     for name, cost in uses:
         budget = budgets.get(name)
         if budget is None:
             raise KeyError(f"no budget named {name!r} on this client")
-        found.append((budget, cost))
+        found.append((name, budget, cost))
     now = clock.monotonic()
-    at = max(budget.earliest(cost) for budget, cost in found)
-    if max_wait is not None and at - now > max_wait:
-        from .errors import BudgetExhaustedError
+    times = [(name, budget, budget.earliest(cost)) for name, budget, cost in found]
+    at = max(when for _, _, when in times)
+    for name, budget, when in times:
+        limit = own.get(name, max_wait)
+        if limit is not None and when - now > limit:
+            from .errors import BudgetExhaustedError
 
-        spent = max(found, key=lambda pair: pair[0].earliest(pair[1]))[0]
-        raise BudgetExhaustedError(
-            api=api, method=method, path=path, budget=repr(spent), wait=at - now
-        )
-    for budget, cost in found:
+            raise BudgetExhaustedError(
+                api=api, method=method, path=path, budget=repr(budget), wait=when - now
+            )
+    for _, budget, cost in found:
         at = max(at, budget.book(at, cost))
     return max(0.0, at - now)
 
@@ -1022,6 +1047,7 @@ class _Core:
 
     def build(self, http: httpx.Client | httpx.AsyncClient, request: Request[Any]) -> httpx.Request:
         headers = self.headers()
+        headers.update(request.headers)
         if request.files is not None:
             # httpx writes the multipart Content-Type with its boundary; ours would hide it.
             headers.pop("Content-Type", None)
@@ -1074,6 +1100,7 @@ class _Core:
                         api=self.api,
                         method=request.method,
                         path=request.path,
+                        waits=request.budget_waits,
                     )
                 )
             yield _Sleep(self.limiter.reserve())

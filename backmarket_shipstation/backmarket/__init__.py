@@ -20,6 +20,18 @@ if TYPE_CHECKING:
         refund_type_for,
     )
     from .client import AsyncBackMarketClient, BackMarketClient
+from .listing_models import (
+    BatchTask,
+    Grade,
+    Listing,
+    ListingPage,
+    ListingShipping,
+    ListingUpdate,
+    SkuResult,
+    Task,
+    TaskOutcome,
+    TaskStatus,
+)
 from .models import (
     BACKMARKET_CONVERTER,
     Address,
@@ -71,9 +83,15 @@ __all__ = [
     "Address",
     "BackMarketModel",
     "BackMarketWrite",
+    "BatchTask",
     "Condition",
     "DeliveryMode",
     "Gender",
+    "Grade",
+    "Listing",
+    "ListingPage",
+    "ListingShipping",
+    "ListingUpdate",
     "Order",
     "OrderLine",
     "OrderLineState",
@@ -84,6 +102,10 @@ __all__ = [
     "OrderlineIdentifiersUpdate",
     "Region",
     "ReturnReason",
+    "SkuResult",
+    "Task",
+    "TaskOutcome",
+    "TaskStatus",
     "VatType",
 ]
 

@@ -39,6 +39,7 @@ from .._imei import is_valid_imei
 from ..clock import Clock
 from ..errors import ConfigurationError, InvalidIMEIError, InvalidSerialNumberError
 from .care import CARE_BUDGETS, AsyncCare, Care
+from .listings import CATALOG, SKU_LINES, AsyncListings, AsyncTasks, Listings, OverBudget, Tasks
 from .models import (
     BackMarketWrite,
     Order,
@@ -378,6 +379,8 @@ def _core_settings(
     retry_policy: RetryPolicy | None,
     max_requests_per_10s: int,
     max_budget_wait: float | None = 120.0,
+    max_catalog_requests_per_10s: int = 18,
+    max_sku_lines_per_hour: int = 2000,
 ) -> dict[str, Any]:
     if not token or not token.strip():
         raise ConfigurationError(
@@ -405,7 +408,13 @@ def _core_settings(
     )
     # Each endpoint's documented budget, shared by every client of the token in the process.
     budgets: dict[str, Budget] = {}
-    for name, windows in CARE_BUDGETS.items():
+    listing_budgets = {
+        # Catalog endpoints: about 20 requests per 10 s; listing writes: about 2,000 SKU lines
+        # an hour across both update endpoints (backmarket.md §6.2, A.1).
+        CATALOG: ((max_catalog_requests_per_10s, 10.0),),
+        SKU_LINES: ((max_sku_lines_per_hour, 3600.0),),
+    }
+    for name, windows in {**CARE_BUDGETS, **listing_budgets}.items():
         budgets[name] = shared_limiter(
             f"backmarket:{name}", authorization, clock, _budget_factory(name, windows)
         )
@@ -541,6 +550,10 @@ class BackMarketClient(SyncClientBase):
     endpoints: 500 refunds a day...) within it: a call waits for its budget up to
     ``max_budget_wait`` seconds (``None``: as long as it takes), beyond which it is refused
     with :class:`~backmarket_shipstation.errors.BudgetExhaustedError` before being sent.
+    Listing endpoints stay under ``max_catalog_requests_per_10s`` (about 20) and listing writes
+    under ``max_sku_lines_per_hour`` SKU lines (about 2,000); ``over_budget`` says whether a
+    write beyond that hour's lines waits for room (``"wait"``, however long) or is refused at
+    once (``"refuse"``); each call can override it.
     """
 
     def __init__(
@@ -559,6 +572,9 @@ class BackMarketClient(SyncClientBase):
         retry_policy: RetryPolicy | None = None,
         max_requests_per_10s: int = 180,
         max_budget_wait: float | None = 120.0,
+        max_catalog_requests_per_10s: int = 18,
+        max_sku_lines_per_hour: int = 2000,
+        over_budget: OverBudget = "wait",
     ) -> None:
         settings = _core_settings(
             token=token,
@@ -571,6 +587,8 @@ class BackMarketClient(SyncClientBase):
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
             max_budget_wait=max_budget_wait,
+            max_catalog_requests_per_10s=max_catalog_requests_per_10s,
+            max_sku_lines_per_hour=max_sku_lines_per_hour,
         )
         self._core: SyncCore = SyncCore(
             http_client=http_client, transport=transport, timeout=timeout, **settings
@@ -578,6 +596,8 @@ class BackMarketClient(SyncClientBase):
         self.orders = Orders(self._core)
         self.orderlines = Orderlines(self._core)
         self.care = Care(self._core)
+        self.listings = Listings(self._core, over_budget=over_budget)
+        self.tasks = Tasks(self._core)
 
     def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write: an :class:`OrderUpdate` or an orderline identifiers update."""
@@ -706,6 +726,9 @@ class AsyncBackMarketClient(AsyncClientBase):
         retry_policy: RetryPolicy | None = None,
         max_requests_per_10s: int = 180,
         max_budget_wait: float | None = 120.0,
+        max_catalog_requests_per_10s: int = 18,
+        max_sku_lines_per_hour: int = 2000,
+        over_budget: OverBudget = "wait",
     ) -> None:
         settings = _core_settings(
             token=token,
@@ -718,6 +741,8 @@ class AsyncBackMarketClient(AsyncClientBase):
             retry_policy=retry_policy,
             max_requests_per_10s=max_requests_per_10s,
             max_budget_wait=max_budget_wait,
+            max_catalog_requests_per_10s=max_catalog_requests_per_10s,
+            max_sku_lines_per_hour=max_sku_lines_per_hour,
         )
         self._core: AsyncCore = AsyncCore(
             http_client=http_client, transport=transport, timeout=timeout, **settings
@@ -725,6 +750,8 @@ class AsyncBackMarketClient(AsyncClientBase):
         self.orders = AsyncOrders(self._core)
         self.orderlines = AsyncOrderlines(self._core)
         self.care = AsyncCare(self._core)
+        self.listings = AsyncListings(self._core, over_budget=over_budget)
+        self.tasks = AsyncTasks(self._core)
 
     async def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write."""

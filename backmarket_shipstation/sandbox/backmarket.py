@@ -11,6 +11,9 @@ both sides share. Routes (paths relative to the API root):
   parameters ignored; a page past the end gives empty ``results`` and ``next: null``.
 - ``GET /ws/orders/{id}``; ``POST /ws/orders/{id}`` (the orderline state machine of §5.5);
   ``POST /ws/orders/{id}/invoice`` (multipart); ``PATCH /ws/orderlines/{id}`` (IMEI or serial).
+- Listings and CSV batch tasks (``/ws/listings...``, ``/ws/tasks/{id}``): see
+  :mod:`._bm_listings`. Their own limits: about 20 requests per 10 s on the catalog endpoints
+  and 2,000 SKU lines per hour of listing writes; every new order lowers its listings' stock.
 
 In front of them, like Cloudflare and the API gateway: the rate limit (about 200 requests per
 10 s, then 429 for 10 s), the User-Agent check (an HTML 403), ``Authorization: Basic <token>``
@@ -39,6 +42,7 @@ import httpx
 
 from ..clock import Clock
 from ._bm_care import CareSimulator, PlainText
+from ._bm_listings import ListingError, ListingsDesk
 from ._cloudflare import firewall_block, ray_id
 from .data import (
     LINE_ID_BASE,
@@ -112,7 +116,12 @@ _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/ws/sav/(\d+)"), {"GET": "_get_care_folder"}),
     (re.compile(r"/ws/sav/(\d+)/msg"), {"POST": "_post_care_message"}),
     (re.compile(r"/ws/sav/refund"), {"POST": "_refund"}),
+    (re.compile(r"/ws/listings"), {"GET": "_list_listings", "POST": "_submit_listings"}),
+    (re.compile(r"/ws/listings/detail"), {"GET": "_listing_detail"}),
+    (re.compile(r"/ws/listings/([^/]+)"), {"GET": "_get_listing", "POST": "_update_listing"}),
+    (re.compile(r"/ws/tasks/(\d+)"), {"GET": "_get_task"}),
 )
+_CATALOG_PATH = re.compile(r"/ws/listings(?:/.*)?")
 _DEFAULT_PAGE_SIZE = 10
 _MAX_PAGE_SIZE = 50
 
@@ -219,6 +228,14 @@ class BackMarketSimulator(CareSimulator):
         refund_amount_on_full: a refund of type 4 or 5 that carries an ``amount``:
             ``"error"`` answers 400 (the amount is documented for type 6 only), ``"ignore"``
             refunds in full.
+        listings: how many listings the seller has (default: one per SKU the generated
+            orders sell, 250); more are numbered ``SB-000001``...
+        catalog_rate_limit: more than this many requests to ``/ws/listings...`` within the
+            rate window block those endpoints for ``rate_block_seconds`` with a 429 (about
+            20 per 10 s, backmarket.md §6.2). None disables it.
+        sku_lines_per_hour: the data limit of listing writes (None: no limit).
+        task_start_seconds, task_seconds: a CSV task is in progress after the first and done
+            after the second (Back Market: about 5 minutes on average).
 
     ``merchant`` (an attribute, True by default) set to False makes the token one of a user
     who is not a merchant: every authenticated request answers the application's JSON 403
@@ -248,6 +265,11 @@ class BackMarketSimulator(CareSimulator):
         care_folders: int = 0,
         care_limits: bool = True,
         refund_amount_on_full: Literal["error", "ignore"] = "error",
+        listings: int | None = None,
+        catalog_rate_limit: int | None = 20,
+        sku_lines_per_hour: int | None = 2000,
+        task_start_seconds: float = 20.0,
+        task_seconds: float = 300.0,
     ) -> None:
         if not token:
             raise ValueError("token must be non-empty")
@@ -292,6 +314,19 @@ class BackMarketSimulator(CareSimulator):
         ] = {}
         self._window: deque[float] = deque()
         self._blocked_until = float("-inf")
+        self.catalog_rate_limit = catalog_rate_limit
+        self._catalog_window: deque[float] = deque()
+        self._catalog_blocked_until = float("-inf")
+        self.listings = ListingsDesk(
+            clock=clock,
+            seed=seed,
+            count=listings,
+            sku_lines_per_hour=sku_lines_per_hour,
+            task_start_seconds=task_start_seconds,
+            task_seconds=task_seconds,
+        )
+        """The seller's listings and CSV tasks (direct access: ``listing(sku)``,
+        ``quantities()``, ``set_quantity``, ``writes``)."""
         self.invoices: dict[int, list[dict[str, Any]]] = {}
         """Uploaded invoices by order id: ``{"filename", "content_type", "content"}`` each."""
         self.device_imeis: Mapping[int, str] = _Identifiers(self, "imei")
@@ -373,6 +408,9 @@ class BackMarketSimulator(CareSimulator):
             self._added_positions[order_id] = position
             for line in lines:
                 self._added_lines[line["id"]] = position
+                # Back Market lowers a listing's stock on each order ([OAS], §7.1).
+                if isinstance(line.get("listing"), str) and isinstance(line.get("quantity"), int):
+                    self.listings.sell(line["listing"], line["quantity"])
             self._stored[position] = stored
             self._version += 1
             return copy.deepcopy(stored)
@@ -468,7 +506,7 @@ class BackMarketSimulator(CareSimulator):
         """Answer one request (path relative to the API root, e.g. ``/ws/orders``)."""
         with self._lock:
             ray = ray_id(self._rng)
-            limited = self._rate_limited()
+            limited = self._rate_limited() or self._catalog_limited(request)
             if limited is not None:
                 return self._with_ray(limited(request), ray)
             if self.require_user_agent and not _USER_AGENT.fullmatch(
@@ -529,6 +567,26 @@ class BackMarketSimulator(CareSimulator):
         self._window.append(now)
         return None
 
+    def _catalog_limited(
+        self, request: httpx.Request
+    ) -> Callable[[httpx.Request], httpx.Response] | None:
+        if self.catalog_rate_limit is None:
+            return None
+        if not _CATALOG_PATH.fullmatch(request.url.path.rstrip("/")):
+            return None
+        now = self.clock.monotonic()
+        if now < self._catalog_blocked_until:
+            return self._too_many_requests
+        window = self._catalog_window
+        while window and window[0] <= now - self.rate_window_seconds:
+            window.popleft()
+        if len(window) >= self.catalog_rate_limit:
+            self._catalog_blocked_until = now + self.rate_block_seconds
+            window.clear()
+            return self._too_many_requests
+        window.append(now)
+        return None
+
     def _too_many_requests(self, request: httpx.Request) -> httpx.Response:
         headers = {}
         if self.retry_after:
@@ -558,7 +616,11 @@ class BackMarketSimulator(CareSimulator):
             if self._care_limited(action_name):
                 raise _error(429, "rate_limited", "Too Many Requests (endpoint limit)")
             action: Callable[..., tuple[int, Any]] = getattr(self, action_name)
-            return action(request, *(int(g) for g in match.groups()))
+            arguments = (int(g) if g.isdigit() else g for g in match.groups())
+            try:
+                return action(request, *arguments)
+            except ListingError as error:
+                return error.status, error.body
         # Unknown paths (including GET /ws/) answer Back Market's HTML 404.
         return 404, b"<html><body><h1>Not Found</h1></body></html>\n"
 
@@ -856,6 +918,51 @@ class BackMarketSimulator(CareSimulator):
             raise _error(400, "bad_request", "the form must contain at least one 'invoice' file")
         self.invoices.setdefault(order_id, []).extend(files)
         return 200, {"message": "The invoice has been updated"}
+
+    # --- listings and tasks (see _bm_listings) ------------------------------------------
+
+    def _market(self, request: httpx.Request) -> str:
+        return (request.headers.get("accept-language") or "fr-fr").lower()
+
+    def _query(self, request: httpx.Request) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        pairs = parse_qsl(request.url.query.decode("ascii", "replace"), keep_blank_values=True)
+        query: dict[str, str] = {}
+        for key, value in pairs:
+            query.setdefault(key, value)
+        return pairs, query
+
+    def _list_listings(self, request: httpx.Request) -> tuple[int, Any]:
+        pairs, query = self._query(request)
+
+        def page_url(page: int) -> str:
+            kept = [(k, v) for k, v in pairs if k != "page"] + [("page", str(page))]
+            return f"{self.base_url.rstrip('/')}/ws/listings?{urlencode(kept)}"
+
+        return 200, self.listings.list(query, self._market(request), page_url)
+
+    def _listing_detail(self, request: httpx.Request) -> tuple[int, Any]:
+        _, query = self._query(request)
+        return 200, self.listings.detail(query, self._market(request))
+
+    def _get_listing(self, request: httpx.Request, key: int | str) -> tuple[int, Any]:
+        return 200, self.listings.get(str(key), self._market(request))
+
+    def _update_listing(self, request: httpx.Request, key: int | str) -> tuple[int, Any]:
+        try:
+            body = json.loads(request.content or b"null")
+        except ValueError:
+            body = None
+        return 200, self.listings.update(str(key), body, self._market(request))
+
+    def _submit_listings(self, request: httpx.Request) -> tuple[int, Any]:
+        try:
+            body = json.loads(request.content or b"null")
+        except ValueError:
+            body = None
+        return 200, self.listings.submit(body)
+
+    def _get_task(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        return 200, self.listings.task(task_id)
 
     # --- storage ------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Tests assert on them ("the client made exactly one list call per page") and benchmarks print
 them ("2,000 requests, 12 of them 429"). An endpoint is the method plus the path with its
-numeric segments folded to ``{id}``, so ``GET /ws/orders/41000007`` counts as
+numeric (and UUID) segments folded to ``{id}``, so ``GET /ws/orders/41000007`` counts as
 ``GET /ws/orders/{id}``. An outcome is the status code as text (``"200"``, ``"429"``) for a
 response the simulator produced, or ``"fault:<kind>"`` for one the fault injector produced
 (``"fault:server_error"``, ``"fault:timeout"``...).
@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 
 __all__ = ["RequestCounters", "endpoint_of"]
 
-_NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
+_NUMERIC_SEGMENT = re.compile(
+    r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)"
+)
 
 
 def endpoint_of(method: str, path: str) -> str:

@@ -37,8 +37,10 @@ __all__ = [
     "format_timestamp",
     "from_micros",
     "to_micros",
+    "generate_listings",
     "generate_orders",
     "is_valid_imei",
+    "listing_uuid",
     "luhn_check_digit",
     "make_imei",
 ]
@@ -896,3 +898,93 @@ def generate_orders(
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` orders deterministic from ``seed`` (see :class:`OrderGenerator`)."""
     return iter(OrderGenerator(seed, count, now))
+
+
+# --- Listings ------------------------------------------------------------------------------
+
+_GRADES = {9: ("PREMIUM", 9), 10: ("EXCELLENT", 0), 11: ("GOOD", 2), 12: ("FAIR", 3)}
+"""Order-line condition code -> listing ``grade`` and deprecated listing ``state`` code."""
+
+
+def listing_uuid(seed: int, number: int) -> str:
+    """A UUID-shaped listing id, deterministic from ``(seed, number)``."""
+    rng = random.Random(f"listing-{seed}-{number}")
+    digits = f"{rng.getrandbits(128):032x}"
+    # Version 4 and variant bits, as Back Market's ids are random UUIDs.
+    digits = digits[:12] + "4" + digits[13:16] + "89ab"[int(digits[16], 16) % 4] + digits[17:]
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _catalog_entries() -> list[tuple[_Product, str, str, Decimal, int]]:
+    """Every SKU the order generator can sell: (product, sku, title, EUR price, condition)."""
+    entries: list[tuple[_Product, str, str, Decimal, int]] = []
+    for product in (*_PHONES, *_OTHER_DEVICES):
+        for storage_index, storage in enumerate(product.storages):
+            for colour in product.colours:
+                for condition, grade, factor, _ in _CONDITIONS:
+                    sku = f"{product.sku_base}-{storage}-{colour[:3].upper()}-{grade}"
+                    title = f"{product.name} {storage} GB - {colour}"
+                    price = Decimal(product.base_price + 60 * storage_index) * factor
+                    entries.append((product, sku, title, price.to_integral_value(), condition))
+    for product in _ACCESSORIES:
+        entries.append((product, product.sku_base, product.name, Decimal(product.base_price), 10))
+    return entries
+
+
+def generate_listings(seed: int = 0, count: int | None = None) -> list[dict[str, Any]]:
+    """The seller's listings as the simulator stores them, deterministic from ``seed``.
+
+    First every SKU the generated orders sell (so that an order lowers a real listing's
+    stock), then, when ``count`` asks for more, numbered SKUs ``SB-000001``... Quantities are
+    0 to 12 (about a tenth at 0, offline), prices per market in the market's currency. The
+    stored dict carries the ``ListingPublic`` fields plus ``prices`` and ``comments`` by
+    market; the simulator renders one market at a time.
+    """
+    rng = random.Random(f"listings-{seed}")
+    entries = _catalog_entries()
+    total = len(entries) if count is None else count
+    listings: list[dict[str, Any]] = []
+    for number in range(total):
+        if number < len(entries):
+            product, sku, title, price, condition = entries[number]
+            product_number = product.product_id
+        else:
+            serial = number - len(entries) + 1
+            sku, title = f"SB-{serial:06d}", f"Refurbished device #{serial}"
+            price, condition = Decimal(80 + rng.randrange(900)), rng.choice((9, 10, 11, 12))
+            product_number = 900_000 + serial
+        grade, state = _GRADES[condition]
+        quantity = 0 if rng.random() < 0.1 else rng.randint(1, 12)
+        listings.append(
+            {
+                "id": listing_uuid(seed, number),
+                "listing_id": 4_000_000 + number,
+                "product_id": listing_uuid(seed + 1_000_003, product_number),
+                "backmarket_id": product_number,
+                "sku": sku,
+                "title": title,
+                "quantity": quantity,
+                "prices": {
+                    market.code: _money(price * _CURRENCY_FACTOR[market.currency])
+                    for market in MARKETS
+                },
+                "min_price": None,
+                "max_price": None,
+                "state": state,
+                "grade": grade,
+                "publication_state": 2 if quantity > 0 else 3,
+                "warranty_delay": 12,
+                "comments": {},
+                "shippings": [
+                    {
+                        "shipping_price": "0.00",
+                        "shipping_delay": 48,
+                        "shipper": "Colissimo",
+                        "shipper_display": "Colissimo",
+                        "country_code": "fr-fr",
+                    }
+                ],
+                "new_battery": False,
+            }
+        )
+    return listings
