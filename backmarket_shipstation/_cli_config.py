@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from .sync.config import AccountConfig, SyncConfig, effective_settings, load_config
+from .sync.state import describe_state
 
 __all__ = ["add_config_commands", "check_config", "describe_config"]
 
@@ -42,7 +43,10 @@ def _account(account: AccountConfig) -> dict[str, Any]:
 
 def describe_config(config: SyncConfig) -> dict[str, Any]:
     """The effective configuration as plain data, secrets masked."""
-    return {"state_path": config.state_path, "accounts": [_account(a) for a in config.accounts]}
+    return {
+        "state_path": describe_state(config.state_path),
+        "accounts": [_account(a) for a in config.accounts],
+    }
 
 
 def _toml_value(value: Any) -> str:

@@ -6,7 +6,8 @@ Exit codes scripts can rely on:
 - ``1``: some orders failed (listed in the report; retried on the next run);
 - ``2``: configuration error (missing or invalid settings, rejected credentials);
 - ``2`` also when a port to listen on is taken, or a state path is unusable;
-- ``3``: the run stopped on an API or network error (nothing is lost: the next run resumes);
+- ``3``: the run stopped on an API or network error, or lost its PostgreSQL state store
+  (nothing is lost: the next run resumes);
 - ``130``: interrupted;
 - ``141``: the output was cut short (``status | head``), as for other Unix tools.
 
@@ -33,6 +34,7 @@ from . import __version__
 from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
 from ._cli_refund import add_refund_command
+from ._cli_state import add_state_commands
 from ._cli_store import add_store_commands
 from ._cli_webhook import WebhookReceiver
 from .errors import (
@@ -43,16 +45,18 @@ from .errors import (
     ConfigurationError,
     FirewallBlockedError,
     PermissionDeniedError,
+    StateStoreError,
+    StateStoreUnavailableError,
 )
 from .sync import (
     AccountConfig,
-    SQLiteStore,
     SyncConfig,
     engines,
     load_config,
     run_sync,
 )
 from .sync.config import read_config_file
+from .sync.state import describe_state, is_postgres, open_store, sqlite_path
 from .sync.store import DEFAULT_STATE_PATH
 
 if TYPE_CHECKING:
@@ -142,13 +146,19 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except (APIError, APIConnectionError) as exc:
         _error(f"stopped on an API error: {exc}")
         return EXIT_API_ERROR
+    except StateStoreUnavailableError as exc:
+        _error(f"stopped: the state store is out of reach: {exc}")
+        return EXIT_API_ERROR
+    except StateStoreError as exc:
+        _error(f"configuration error: {exc}")
+        return EXIT_CONFIG
     except BackMarketShipStationError as exc:
         _error(f"error: {exc}")
         return EXIT_API_ERROR
     except sqlite3.Error as exc:
         # SQLite names no path in its messages ("unable to open database file").
         state = getattr(args, "state", None) or os.environ.get("BACKMARKET_SHIPSTATION_STATE")
-        where = f" {state}" if state else ""
+        where = f" {describe_state(state)}" if state else ""
         _error(f"configuration error: cannot use the state file{where}: {exc}")
         return EXIT_CONFIG
     except KeyboardInterrupt:
@@ -186,7 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     def config_options(p: argparse.ArgumentParser, *, state: bool = True) -> None:
         p.add_argument("--config", metavar="FILE", help="TOML configuration file")
         if state:
-            p.add_argument("--state", metavar="PATH", help="SQLite state file")
+            p.add_argument(
+                "--state",
+                metavar="STATE",
+                help="SQLite state file (or sqlite:///PATH), or a postgresql:// URL",
+            )
 
     sync = commands.add_parser(
         "sync", parents=[common], help="import orders, send shipments back (once or --watch)"
@@ -283,6 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     receive.set_defaults(run=_cmd_webhook_serve)
     add_store_commands(commands, common, config_options)
     add_refund_command(commands, common, config_options)
+    add_state_commands(commands, common, config_options)
     add_config_commands(commands, common)
     return parser
 
@@ -440,10 +455,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressLine) -> int:
     # Nothing synced yet and nothing to write: a dry run leaves no empty state file.
-    fresh_dry_run = args.dry_run and not Path(config.state_path).exists()
-    path = ":memory:" if fresh_dry_run else config.state_path
+    state = config.state_path
+    fresh_dry_run = (
+        args.dry_run and not is_postgres(state) and not Path(sqlite_path(state)).exists()
+    )
     try:
-        with SQLiteStore(path) as store:
+        with open_store(":memory:" if fresh_dry_run else state) as store:
             # --dry-run is in the configuration's options (load_config): every other setting
             # stays as configured.
             report = run_sync(config, store=store, progress=progress)
@@ -649,20 +666,28 @@ def _state_path(args: argparse.Namespace) -> str:
     return DEFAULT_STATE_PATH
 
 
-def _check_state_path(path: str) -> None:
+def _check_state_path(state: str) -> None:
     """A state path that names a directory cannot become a state file: say so up front."""
+    if is_postgres(state):
+        return
+    path = sqlite_path(state)
     if path != ":memory:" and Path(path).is_dir():
         raise ConfigurationError(f"state path {path} is a directory, not a file")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    path = _state_path(args)
-    _check_state_path(path)
-    if path == ":memory:" or not Path(path).is_file():
-        raise ConfigurationError(f"no state file at {path} (nothing synced yet, or wrong --state)")
+    state = _state_path(args)
+    _check_state_path(state)
+    if not is_postgres(state):
+        path = sqlite_path(state)
+        if path == ":memory:" or not Path(path).is_file():
+            raise ConfigurationError(
+                f"no state file at {path} (nothing synced yet, or wrong --state)"
+            )
     status: list[dict[str, Any]] = []
-    # Read-only: looking at the state must work on a file this user may not write.
-    with SQLiteStore(path, read_only=True) as store:
+    # Read-only: looking at the state must work on a file this user may not write, or with
+    # a PostgreSQL role that may only read.
+    with open_store(state, read_only=True) as store:
         for account in store.accounts():
             cursors = {
                 name: None if value is None else value.isoformat()
@@ -696,9 +721,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 }
             )
     if args.json:
-        print(json.dumps({"state": path, "accounts": status}, indent=2))
+        print(json.dumps({"state": describe_state(state), "accounts": status}, indent=2))
         return EXIT_OK
-    print(f"state: {path}")
+    print(f"state: {describe_state(state)}")
     if not status:
         print("  (no accounts synced yet)")
     for entry in status:
@@ -737,7 +762,7 @@ def serve_webhooks(
     ends the call.
     """
     stop = threading.Event()
-    with SQLiteStore(config.state_path) as store, engines(config, store=store) as running:
+    with open_store(config.state_path) as store, engines(config, store=store) as running:
         for engine in running:
             engine.check_store()  # a wrong store id is exit 2 now, not a failure per webhook
         receiver = WebhookReceiver(running, host=host, port=port, path_token=path_token)

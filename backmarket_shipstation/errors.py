@@ -10,6 +10,8 @@ Every error the SDK raises on purpose derives from :class:`BackMarketShipStation
 - :class:`APIError` and its subclasses: an API answered with an error status.
 - :class:`APIConnectionError` / :class:`APITimeoutError`: no usable answer at all.
 - :class:`ConfigurationError`: the SDK was set up wrongly (missing credentials, bad User-Agent).
+- :class:`StateStoreError` / :class:`StateStoreUnavailableError`: the sync's state store (a
+  PostgreSQL database) cannot be used, or its connection was lost mid-run.
 
 Messages never contain credentials: the HTTP layer builds them from the request method, the
 URL path and the API's own error text only.
@@ -50,6 +52,8 @@ __all__ = [
     "RefundInDoubtError",
     "ServerError",
     "UncoveredLinesError",
+    "StateStoreError",
+    "StateStoreUnavailableError",
     "UnknownStatusError",
     "UntrustedWebhookURLError",
 ]
@@ -350,3 +354,24 @@ class LeaseLostError(BackMarketShipStationError):
         """Who holds the lease now (``host, pid N, since ...``), when anyone does."""
         now = f"; it is held by {current}" if current else ""
         super().__init__(f"account {account}: this run ({holder}) lost its lease{now}")
+
+
+class StateStoreError(BackMarketShipStationError):
+    """The sync's state store cannot be used as it is (schema too new or not created yet...).
+
+    ``state`` names the store with any password replaced by ``***``: the message never holds
+    a credential.
+    """
+
+    def __init__(self, message: str, *, state: str) -> None:
+        self.state = state
+        super().__init__(f"state {state}: {message}")
+
+
+class StateStoreUnavailableError(StateStoreError):
+    """The state store cannot be reached, or its connection was lost mid-run.
+
+    What was not committed is rolled back by the database, so nothing is half-written; a
+    Back Market write in flight stays ``pending`` and the next run settles it (it reads the
+    order again before sending anything).
+    """

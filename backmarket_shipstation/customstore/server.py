@@ -22,7 +22,8 @@ import attrs
 
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock
-from ..errors import BackMarketShipStationError
+from ..errors import BackMarketShipStationError, ConfigurationError
+from ..sync.state import is_postgres
 from ..sync.store import SQLiteStore, SyncStore
 from .app import CustomStoreApp, StoreAccount
 from .config import StoreAccountConfig, StoreConfig
@@ -87,6 +88,12 @@ def build_store(
     clock = clock or SystemClock()
     with ExitStack() as stack:
         if store is None:
+            if is_postgres(config.state_path):
+                # The export feed is a table of the SQLite state file (see _feed_path).
+                raise ConfigurationError(
+                    "store serve keeps its export feed in a SQLite state file;"
+                    " a postgresql:// state is for sync and webhook serve"
+                )
             store = stack.enter_context(SQLiteStore(config.state_path))
         feed = stack.enter_context(ExportFeed(_feed_path(store, config)))
         accounts: list[StoreAccount] = []

@@ -5,7 +5,9 @@
 - :class:`ShipStationCatalog` and :func:`load_catalog` / :class:`FileCatalog`: the catalog from
   ShipStation's product records or from a file.
 - :class:`SQLiteStore` keeps cursors, order digests, write records, failures and the
-  accounts' :class:`Lease` s (one run per account at a time).
+  accounts' :class:`Lease` s (one run per account at a time);
+  :class:`PostgresStore` keeps them in PostgreSQL for several hosts (extra ``postgres``), and
+  :func:`open_store` opens the one a state setting names.
 - :func:`round_trip` runs the whole product against the built-in sandbox.
 
 See docs/sync.md.
@@ -17,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from .catalog import CatalogFileError, CatalogSource, FileCatalog, ShipStationCatalog, load_catalog
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
+from .postgres_store import PostgresStore
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
+from .state import copy_state, open_store
 from .store import FailureRecord, Lease, OrderRecord, SQLiteStore, SyncStore, WriteRecord
 
 # A library's records are for the application to show: without this handler, a script that
@@ -43,6 +47,7 @@ __all__ = [
     "FailureRecord",
     "Lease",
     "OrderRecord",
+    "PostgresStore",
     "Progress",
     "RunReport",
     "SQLiteStore",
@@ -54,9 +59,11 @@ __all__ = [
     "SyncStore",
     "Transports",
     "WriteRecord",
+    "copy_state",
     "engines",
     "load_catalog",
     "load_config",
+    "open_store",
     "pack_and_ship",
     "round_trip",
     "run_sync",

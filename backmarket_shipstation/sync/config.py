@@ -220,7 +220,9 @@ def load_config(
         or DEFAULT_STATE_PATH
     )
     if not isinstance(state_value, str):
-        problems.append(f"state_path must be a file path (text), not {state_value!r}")
+        problems.append(
+            f"state_path must be a file path or a postgresql:// URL (text), not {state_value!r}"
+        )
     if len(problems) == 1:
         raise ConfigurationError(f"invalid configuration: {problems[0]}")
     if problems:

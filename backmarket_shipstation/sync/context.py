@@ -20,7 +20,7 @@ import attrs
 from ..backmarket.client import BackMarketClient
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
-from ..errors import BackMarketShipStationError, MappingError
+from ..errors import BackMarketShipStationError, MappingError, StateStoreError
 from ..mapping import Catalog, order_key_for, to_shipstation_order
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Order as ShipStationOrder
@@ -186,6 +186,9 @@ class AccountContext:
             self.store.set_cursor(self.account, loop, started)
 
     def fail(self, report: AccountReport, stage: str, order_id: int, exc: BaseException) -> None:
+        if isinstance(exc, StateStoreError):
+            # Not this order's fault, and no failure could be recorded: the run stops.
+            raise exc
         reason = exc.detail if isinstance(exc, MappingError) else str(exc)
         self.fail_reason(report, stage, order_id, type(exc).__name__, reason)
 

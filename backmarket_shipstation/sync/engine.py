@@ -36,6 +36,7 @@ from ..errors import (
     FirewallBlockedError,
     PayloadError,
     PermissionDeniedError,
+    StateStoreError,
 )
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Fulfillment, Shipment, Store
@@ -124,6 +125,8 @@ class SyncEngine:
                 if not isinstance(exc, FirewallBlockedError):
                     raise  # credentials the API refused: every loop would fail the same way
                 self._stopped(report, stage, exc)
+            except StateStoreError:
+                raise  # the state is out of reach: the next run resumes from what was committed
             except (APIError, APIConnectionError, PayloadError) as exc:
                 # An API that stays down (after the client's retries), answers garbage, or a
                 # base URL that is not the API (404): an outage, exit code 3, not an order's

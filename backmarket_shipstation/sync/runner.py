@@ -12,7 +12,8 @@ from ..shipstation.client import ShipStationClient
 from .config import AccountConfig, SyncConfig
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import RunReport
-from .store import SQLiteStore, SyncStore
+from .state import open_store
+from .store import SyncStore
 
 __all__ = ["Transports", "engines", "run_sync"]
 
@@ -105,7 +106,7 @@ def run_sync(
     """Sync every account of ``config`` once; each has its own cursors and report."""
     with ExitStack() as stack:
         if store is None:
-            store = stack.enter_context(SQLiteStore(config.state_path))
+            store = stack.enter_context(open_store(config.state_path))
         report = RunReport()
         with engines(
             config,

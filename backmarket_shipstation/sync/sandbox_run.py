@@ -32,7 +32,7 @@ from .config import AccountConfig, SyncConfig
 from .engine import Progress, SyncOptions
 from .report import RunReport
 from .runner import run_sync
-from .store import SQLiteStore
+from .state import open_store
 
 __all__ = [
     "SandboxRoundTrip",
@@ -178,7 +178,7 @@ def round_trip(
     def transports(_: AccountConfig) -> Any:
         return sandbox.backmarket_transport(), sandbox.shipstation_transport()
 
-    with SQLiteStore(config.state_path) as store:
+    with open_store(config.state_path) as store:
         say(f"sandbox: {orders} Back Market orders, seed {seed}")
         say("sync 1: import orders into ShipStation, accept them on Back Market")
         imported = run_sync(

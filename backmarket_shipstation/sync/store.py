@@ -645,6 +645,40 @@ class SQLiteStore:
             for row in rows
         ]
 
+    # whole-state reads and writes, for ``state copy`` --------------------------------------
+
+    def all_cursors(self) -> list[tuple[str, str, datetime]]:
+        rows = self._execute("SELECT account, name, value FROM cursors ORDER BY 1, 2").fetchall()
+        return [(str(row[0]), str(row[1]), _time(row[2])) for row in rows]
+
+    def all_orders(self) -> Iterator[OrderRecord]:
+        rows = self._execute(_SELECT_ORDERS + " ORDER BY account, bm_order_id").fetchall()
+        return (_order(row) for row in rows)
+
+    def all_writes(self) -> list[WriteRecord]:
+        rows = self._execute(
+            "SELECT account, bm_order_id, key, status, source, updated_at FROM writes "
+            "ORDER BY account, bm_order_id, key"
+        ).fetchall()
+        return [_write(row) for row in rows]
+
+    def restore_failure(self, record: FailureRecord) -> None:
+        self._execute(
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, stage, ref) DO UPDATE "
+            "SET reason = excluded.reason, attempts = excluded.attempts, "
+            "first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+            (
+                record.account,
+                record.stage,
+                record.ref,
+                record.reason,
+                record.attempts,
+                _text(record.first_seen),
+                _text(record.last_seen),
+            ),
+        )
+
 
 def _order(row: tuple[object, ...]) -> OrderRecord:
     account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at, snapshot = row

@@ -26,12 +26,12 @@ from backmarket_shipstation.sandbox import Sandbox
 from backmarket_shipstation.sync import (
     AccountConfig,
     RunReport,
-    SQLiteStore,
     SyncOptions,
     pack_and_ship,
     run_sync,
     sandbox_config,
 )
+from backmarket_shipstation.sync.state import open_store
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -142,14 +142,16 @@ class World:
         orders: int = 12,
         seed: int = 0,
         name: str = "sandbox",
+        state: str | None = None,
         **sandbox_options: Any,
     ) -> None:
         self.clock = VirtualClock(START)
         self.sandbox = Sandbox(seed=seed, orders=orders, clock=self.clock, **sandbox_options)
-        base = sandbox_config(self.sandbox, state_path=str(state_dir / f"{name}.sqlite3"))
+        state = state or str(state_dir / f"{name}.sqlite3")  # or a postgresql:// URL
+        base = sandbox_config(self.sandbox, state_path=state)
         self.account = attrs.evolve(base.accounts[0], name=name)
         self.config = attrs.evolve(base, accounts=(self.account,))
-        self.store = SQLiteStore(self.config.state_path)
+        self.store = open_store(self.config.state_path)
         self.wire = WireLog()
         self.initial_states = {o["order_id"]: o["state"] for o in self.sandbox.backmarket.orders()}
 
@@ -171,7 +173,7 @@ class World:
     def restart(self) -> None:
         """After a crash: a new process opens the state file again."""
         self.store.close()
-        self.store = SQLiteStore(self.config.state_path)
+        self.store = open_store(self.config.state_path)
         self.wire.crash_at = None
         self.wire.crash_when = None
         self.wire.crash_after_delivery = False

@@ -1,0 +1,482 @@
+"""The PostgreSQL state store: one state shared by runs on several hosts.
+
+:class:`PostgresStore` keeps the same records as :class:`~.store.SQLiteStore` (the same
+:class:`~.store.SyncStore` contract, checked by one test suite run on both) in a schema of its
+own, ``backmarket_shipstation``, so that it can live in a database other applications use.
+
+**Schema versions.** The schema is versioned: each entry of :data:`MIGRATIONS` takes the
+database from one version to the next, and ``schema_version`` records which were applied.
+Opening a store (``backmarket-shipstation state migrate`` does only that) applies the missing
+ones in one transaction under an advisory lock, so that several hosts starting at once
+migrate once and a failed upgrade leaves the previous version intact (PostgreSQL's DDL is
+transactional). A database made by a newer release is refused rather than written with
+rules it does not know.
+
+**Isolation.** Every :meth:`~PostgresStore.transaction` is ``READ COMMITTED``. The engine
+keeps each account's records apart and writes them with single statements
+(``INSERT ... ON CONFLICT``), each atomic whatever the isolation; ``SERIALIZABLE`` would add
+serialization failures that every caller would have to retry, for no anomaly the engine can
+meet. Statements outside a transaction commit one by one, as with SQLite.
+
+**Connection loss.** Any lost or refused connection raises
+:class:`~..errors.StateStoreUnavailableError`: the open transaction dies with the connection
+and PostgreSQL rolls it back, so nothing is half-written; a Back Market write recorded
+``pending`` before the loss is settled by the next run like after a crash. The store does not
+reconnect behind the engine's back: a run that lost its state stops, and the next one resumes.
+
+psycopg 3 is imported when a store is opened: without the ``postgres`` extra, opening one
+raises a :class:`~..errors.ConfigurationError` that names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError, StateStoreError, StateStoreUnavailableError
+from .state import describe_state
+from .store import FailureRecord, OrderRecord, WriteRecord
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "PostgresStore"]
+
+SCHEMA = "backmarket_shipstation"
+"""The PostgreSQL schema (namespace) that holds the state's tables."""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the records of SQLiteStore, with PostgreSQL types (BIGINT ids, TIMESTAMPTZ instants).
+    """
+    CREATE TABLE cursors (
+        account TEXT NOT NULL, name TEXT NOT NULL, value TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    CREATE TABLE orders (
+        account TEXT NOT NULL, bm_order_id BIGINT NOT NULL, order_key TEXT NOT NULL,
+        ss_order_id BIGINT, digest TEXT NOT NULL, ss_status TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL, bm_snapshot TEXT,
+        PRIMARY KEY (account, bm_order_id)
+    );
+    CREATE INDEX orders_status ON orders (account, ss_status);
+    CREATE TABLE writes (
+        account TEXT NOT NULL, bm_order_id BIGINT NOT NULL, key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done')), source TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (account, bm_order_id, key)
+    );
+    CREATE INDEX writes_status ON writes (account, status);
+    CREATE TABLE failures (
+        account TEXT NOT NULL, stage TEXT NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL, first_seen TIMESTAMPTZ NOT NULL,
+        last_seen TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (account, stage, ref)
+    );
+    """,
+)
+"""Migration ``n`` (1-based) takes the schema from version ``n - 1`` to ``n``. Append only."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this release reads and writes."""
+
+# Any constant both hosts agree on: the advisory lock that serializes migrations.
+_MIGRATION_LOCK = 0x626D7373  # "bmss"
+_MISSING_EXTRA = (
+    "a postgresql:// state needs the postgres extra: pip install 'backmarket-shipstation[postgres]'"
+)
+_SELECT_ORDERS = (
+    "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at,"
+    " bm_snapshot FROM orders"
+)
+_SELECT_WRITES = "SELECT account, bm_order_id, key, status, source, updated_at FROM writes"
+_OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigurationError(_MISSING_EXTRA) from None
+    return psycopg
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("the store keeps timezone-aware datetimes only")
+    return value.astimezone(timezone.utc)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+class PostgresStore:
+    """The sync state in a PostgreSQL database (psycopg 3), shared by runs on several hosts.
+
+    ``url`` is a libpq URL, ``postgresql://user:password@host:port/dbname?sslmode=require``;
+    its password is never shown (``repr``, errors). The schema is created or upgraded when
+    the store opens, unless ``read_only``: then a schema that is missing or not the current
+    version is refused, and every transaction is read-only.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        application_name: str = "backmarket-shipstation",
+        connect_timeout: int = 10,
+    ) -> None:
+        self.state = describe_state(url)
+        """The URL as it may be shown, password masked."""
+        self.read_only = read_only
+        self.found_version = 0
+        """The schema version the database had when the store opened it (0: none)."""
+        self._psycopg = _import_psycopg()
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
+        self._secrets = _secrets_of(url, self._psycopg)
+        try:
+            self._db: psycopg.Connection[tuple[Any, ...]] = self._psycopg.connect(
+                url,
+                autocommit=True,
+                application_name=application_name,
+                connect_timeout=connect_timeout,
+                # A peer that vanishes (a lost host, a dropped route) is noticed within about
+                # a minute instead of the kernel's two hours.
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
+            )
+        except self._psycopg.Error as exc:
+            raise self._error(exc, "cannot connect") from None
+        try:
+            self._execute("SET TIME ZONE 'UTC'")
+            # Unqualified names resolve in our schema only, never in another application's.
+            self._execute(f"SET search_path TO {SCHEMA}")
+            if read_only:
+                self._execute("SET default_transaction_read_only = on")
+                self.found_version = self._check_version()
+            else:
+                self.found_version, _ = self.migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.state!r})"
+
+    # schema -------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version of the schema in the database; 0 when there is none yet."""
+        present = self._execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_version",))
+        row = present.fetchone()
+        if row is None or row[0] is None:
+            return 0
+        found = self._execute("SELECT max(version) FROM schema_version").fetchone()
+        return 0 if found is None or found[0] is None else int(found[0])
+
+    def migrate(self) -> tuple[int, int]:
+        """Create or upgrade the schema to :data:`SCHEMA_VERSION`: ``(before, after)``."""
+        with self.transaction():
+            self._execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            self._execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            self._execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, migrated_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            before = self.schema_version()
+            self._refuse_newer(before)
+            for version in range(before + 1, SCHEMA_VERSION + 1):
+                self._execute(MIGRATIONS[version - 1])
+                self._execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+        return before, SCHEMA_VERSION
+
+    def _check_version(self) -> int:
+        version = self.schema_version()
+        self._refuse_newer(version)
+        if version == 0:
+            raise StateStoreError(
+                "no backmarket-shipstation state in this database (nothing synced yet?)",
+                state=self.state,
+            )
+        if version < SCHEMA_VERSION:
+            raise StateStoreError(
+                f"schema version {version}, this release needs {SCHEMA_VERSION}:"
+                " run `backmarket-shipstation state migrate` first",
+                state=self.state,
+            )
+        return version
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateStoreError(
+                f"schema version {version} was made by a newer backmarket-shipstation"
+                f" (this one knows up to {SCHEMA_VERSION}): upgrade the package",
+                state=self.state,
+            )
+
+    # plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost:
+                self._execute(self._begin)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._rollback()
+                raise
+            self._depth -= 1
+            if outermost:
+                self._execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # A failed ROLLBACK means the connection is gone: the server rolled back with it.
+        with contextlib.suppress(self._psycopg.Error):
+            self._db.execute("ROLLBACK")
+
+    def _execute(
+        self, sql: str, params: tuple[object, ...] = ()
+    ) -> psycopg.Cursor[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params or None)
+            except self._psycopg.Error as exc:
+                raise self._error(exc, "query failed") from None
+
+    def _error(self, exc: Exception, doing: str) -> StateStoreError:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        unavailable = isinstance(exc, self._psycopg.OperationalError) or self._db_closed()
+        cls = StateStoreUnavailableError if unavailable else StateStoreError
+        if unavailable and doing == "query failed":
+            doing = "connection lost (nothing uncommitted was kept; the next run resumes)"
+        return cls(f"{doing}: {message}", state=self.state)
+
+    def _db_closed(self) -> bool:
+        db = getattr(self, "_db", None)
+        return db is None or bool(db.closed)
+
+    def accounts(self) -> list[str]:
+        rows = self._execute(
+            "SELECT account FROM cursors UNION SELECT account FROM orders "
+            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    # cursors ------------------------------------------------------------------------------
+
+    def get_cursor(self, account: str, name: str) -> datetime | None:
+        row = self._execute(
+            "SELECT value FROM cursors WHERE account = %s AND name = %s", (account, name)
+        ).fetchone()
+        return None if row is None else _utc(row[0])
+
+    def set_cursor(self, account: str, name: str, value: datetime) -> None:
+        self._execute(
+            "INSERT INTO cursors (account, name, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
+            (account, name, _aware(value)),
+        )
+
+    # orders -------------------------------------------------------------------------------
+
+    def get_order(self, account: str, bm_order_id: int) -> OrderRecord | None:
+        row = self._execute(
+            _SELECT_ORDERS + " WHERE account = %s AND bm_order_id = %s", (account, bm_order_id)
+        ).fetchone()
+        return None if row is None else _order(row)
+
+    def put_order(self, record: OrderRecord) -> None:
+        self._execute(
+            "INSERT INTO orders (account, bm_order_id, order_key, ss_order_id, digest, ss_status,"
+            " updated_at, bm_snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (account, bm_order_id) DO UPDATE"
+            " SET order_key = excluded.order_key, ss_order_id = excluded.ss_order_id,"
+            " digest = excluded.digest, ss_status = excluded.ss_status,"
+            " updated_at = excluded.updated_at, bm_snapshot = excluded.bm_snapshot",
+            (
+                record.account,
+                record.bm_order_id,
+                record.order_key,
+                record.ss_order_id,
+                record.digest,
+                record.ss_status,
+                _aware(record.updated_at),
+                record.bm_snapshot,
+            ),
+        )
+
+    def open_orders(self, account: str) -> list[OrderRecord]:
+        rows = self._execute(
+            _SELECT_ORDERS + " WHERE account = %s AND ss_status = ANY(%s) ORDER BY bm_order_id",
+            (account, list(_OPEN_STATUSES)),
+        ).fetchall()
+        return [_order(row) for row in rows]
+
+    # writes -------------------------------------------------------------------------------
+
+    def get_write(self, account: str, bm_order_id: int, key: str) -> WriteRecord | None:
+        row = self._execute(
+            _SELECT_WRITES + " WHERE account = %s AND bm_order_id = %s AND key = %s",
+            (account, bm_order_id, key),
+        ).fetchone()
+        return None if row is None else _write(row)
+
+    def put_write(self, record: WriteRecord) -> None:
+        self._execute(
+            "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (account, bm_order_id, key) DO UPDATE "
+            "SET status = excluded.status, source = excluded.source, "
+            "updated_at = excluded.updated_at",
+            (
+                record.account,
+                record.bm_order_id,
+                record.key,
+                record.status,
+                record.source,
+                _aware(record.updated_at),
+            ),
+        )
+
+    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
+        self._execute(
+            "DELETE FROM writes WHERE account = %s AND bm_order_id = %s AND key = %s",
+            (account, bm_order_id, key),
+        )
+
+    def pending_writes(self, account: str) -> list[WriteRecord]:
+        rows = self._execute(
+            _SELECT_WRITES + " WHERE account = %s AND status = 'pending' ORDER BY bm_order_id, key",
+            (account,),
+        ).fetchall()
+        return [_write(row) for row in rows]
+
+    # failures -----------------------------------------------------------------------------
+
+    def record_failure(self, account: str, stage: str, ref: str, reason: str, at: datetime) -> None:
+        at = _aware(at)
+        self._execute(
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
+            "VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT (account, stage, ref) DO UPDATE "
+            "SET reason = excluded.reason, attempts = failures.attempts + 1, "
+            "last_seen = excluded.last_seen",
+            (account, stage, ref, reason, at, at),
+        )
+
+    def clear_failure(self, account: str, stage: str, ref: str) -> None:
+        self._execute(
+            "DELETE FROM failures WHERE account = %s AND stage = %s AND ref = %s",
+            (account, stage, ref),
+        )
+
+    def failures(self, account: str | None = None) -> list[FailureRecord]:
+        sql = "SELECT account, stage, ref, reason, attempts, first_seen, last_seen FROM failures"
+        params: tuple[object, ...] = ()
+        if account is not None:
+            sql += " WHERE account = %s"
+            params = (account,)
+        rows = self._execute(sql + " ORDER BY account, stage, ref", params).fetchall()
+        return [
+            FailureRecord(
+                account=str(row[0]),
+                stage=str(row[1]),
+                ref=str(row[2]),
+                reason=str(row[3]),
+                attempts=int(row[4]),
+                first_seen=_utc(row[5]),
+                last_seen=_utc(row[6]),
+            )
+            for row in rows
+        ]
+
+    # whole-state reads and writes, for ``state copy`` ---------------------------------------
+
+    def all_cursors(self) -> list[tuple[str, str, datetime]]:
+        rows = self._execute("SELECT account, name, value FROM cursors ORDER BY 1, 2").fetchall()
+        return [(str(row[0]), str(row[1]), _utc(row[2])) for row in rows]
+
+    def all_orders(self) -> Iterator[OrderRecord]:
+        rows = self._execute(_SELECT_ORDERS + " ORDER BY account, bm_order_id").fetchall()
+        return (_order(row) for row in rows)
+
+    def all_writes(self) -> list[WriteRecord]:
+        rows = self._execute(_SELECT_WRITES + " ORDER BY account, bm_order_id, key").fetchall()
+        return [_write(row) for row in rows]
+
+    def restore_failure(self, record: FailureRecord) -> None:
+        self._execute(
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account, stage, ref) DO UPDATE "
+            "SET reason = excluded.reason, attempts = excluded.attempts, "
+            "first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+            (
+                record.account,
+                record.stage,
+                record.ref,
+                record.reason,
+                record.attempts,
+                _aware(record.first_seen),
+                _aware(record.last_seen),
+            ),
+        )
+
+
+def _secrets_of(url: str, psycopg: Any) -> tuple[str, ...]:
+    """The URL's password (raw and decoded), to scrub from any message that might echo it."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return ()
+    found = {str(params[key]) for key in ("password", "sslpassword") if params.get(key)}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _order(row: tuple[Any, ...]) -> OrderRecord:
+    account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at, snapshot = row
+    return OrderRecord(
+        account=str(account),
+        bm_order_id=int(bm_order_id),
+        order_key=str(order_key),
+        ss_order_id=None if ss_order_id is None else int(ss_order_id),
+        digest=str(digest),
+        ss_status=str(ss_status),
+        updated_at=_utc(updated_at),
+        bm_snapshot=None if snapshot is None else str(snapshot),
+    )
+
+
+def _write(row: tuple[Any, ...]) -> WriteRecord:
+    account, bm_order_id, key, status, source, updated_at = row
+    return WriteRecord(
+        account=str(account),
+        bm_order_id=int(bm_order_id),
+        key=str(key),
+        status="pending" if status == "pending" else "done",
+        source=str(source),
+        updated_at=_utc(updated_at),
+    )
