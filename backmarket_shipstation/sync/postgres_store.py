@@ -12,11 +12,24 @@ migrate once and a failed upgrade leaves the previous version intact (PostgreSQL
 transactional). A database made by a newer release is refused rather than written with
 rules it does not know.
 
-**Isolation.** Every :meth:`~PostgresStore.transaction` is ``READ COMMITTED``. The engine
-keeps each account's records apart and writes them with single statements
-(``INSERT ... ON CONFLICT``), each atomic whatever the isolation; ``SERIALIZABLE`` would add
-serialization failures that every caller would have to retry, for no anomaly the engine can
-meet. Statements outside a transaction commit one by one, as with SQLite.
+**Isolation.** Every :meth:`~PostgresStore.transaction` is ``READ COMMITTED``, and every
+decision that runs may race on is one statement that locks the row it decides on:
+
+- a lease is taken with ``INSERT ... ON CONFLICT (account) DO UPDATE ... WHERE`` the recorded
+  lease is the taker's own or expired: the conflicting row is locked and the ``WHERE``
+  re-read on its latest committed version, so of runs racing for a free lease exactly one
+  gets a row back; renewing is an ``UPDATE ... WHERE holder = me AND expires_at > now``;
+- :meth:`~PostgresStore.check_lease` reads the lease row ``FOR UPDATE``: until the
+  transaction ends no other run can take the lease over (its upsert waits for the lock), so
+  what the transaction writes is written by the lease holder or not at all;
+- a write is claimed with ``INSERT ... ON CONFLICT DO NOTHING`` (a second claimant waits for
+  the first to commit, then finds the key taken), and a gone claimant's ``pending`` record
+  is taken over with ``UPDATE ... WHERE status = 'pending' AND claimant IS NOT DISTINCT
+  FROM`` the one read, which only one run can match.
+
+``SERIALIZABLE`` would add serialization failures that every caller would have to retry, for
+no anomaly these statements leave. Statements outside a transaction commit one by one, as
+with SQLite.
 
 **Connection loss.** Any lost or refused connection raises
 :class:`~..errors.StateStoreUnavailableError`: the open transaction dies with the connection
@@ -34,12 +47,17 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, StateStoreError, StateStoreUnavailableError
+from ..errors import (
+    ConfigurationError,
+    LeaseLostError,
+    StateStoreError,
+    StateStoreUnavailableError,
+)
 from .state import describe_state
-from .store import FailureRecord, OrderRecord, WriteRecord
+from .store import FailureRecord, Lease, OrderRecord, WriteRecord
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,6 +95,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, stage, ref)
     );
     """,
+    # 2: leases per account and write claims (issue 14): who claimed each write.
+    """
+    ALTER TABLE writes ADD COLUMN claimant TEXT;
+    CREATE TABLE leases (
+        account TEXT NOT NULL PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL,
+        pid INTEGER NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 )
 """Migration ``n`` (1-based) takes the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -92,7 +118,10 @@ _SELECT_ORDERS = (
     "SELECT account, bm_order_id, order_key, ss_order_id, digest, ss_status, updated_at,"
     " bm_snapshot FROM orders"
 )
-_SELECT_WRITES = "SELECT account, bm_order_id, key, status, source, updated_at FROM writes"
+_SELECT_WRITES = (
+    "SELECT account, bm_order_id, key, status, source, updated_at, claimant FROM writes"
+)
+_SELECT_LEASES = "SELECT account, holder, host, pid, acquired_at, expires_at FROM leases"
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
 
@@ -349,24 +378,27 @@ class PostgresStore:
 
     def put_write(self, record: WriteRecord) -> None:
         self._execute(
-            "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (account, bm_order_id, key) DO UPDATE "
-            "SET status = excluded.status, source = excluded.source, "
-            "updated_at = excluded.updated_at",
-            (
-                record.account,
-                record.bm_order_id,
-                record.key,
-                record.status,
-                record.source,
-                _aware(record.updated_at),
-            ),
+            "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at,"
+            " claimant) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (account, bm_order_id, key) DO UPDATE"
+            " SET status = excluded.status, source = excluded.source,"
+            " updated_at = excluded.updated_at, claimant = excluded.claimant",
+            _write_params(record, record.claimant),
         )
 
-    def delete_write(self, account: str, bm_order_id: int, key: str) -> None:
+    def delete_write(
+        self, account: str, bm_order_id: int, key: str, *, claimant: str | None = None
+    ) -> None:
+        if claimant is None:
+            self._execute(
+                "DELETE FROM writes WHERE account = %s AND bm_order_id = %s AND key = %s",
+                (account, bm_order_id, key),
+            )
+            return
         self._execute(
-            "DELETE FROM writes WHERE account = %s AND bm_order_id = %s AND key = %s",
-            (account, bm_order_id, key),
+            "DELETE FROM writes WHERE account = %s AND bm_order_id = %s AND key = %s"
+            " AND status = 'pending' AND claimant = %s",
+            (account, bm_order_id, key, claimant),
         )
 
     def pending_writes(self, account: str) -> list[WriteRecord]:
@@ -375,6 +407,102 @@ class PostgresStore:
             (account,),
         ).fetchall()
         return [_write(row) for row in rows]
+
+    # leases and claims (see the module text for why each is one locking statement) -------
+
+    def acquire_lease(
+        self, account: str, holder: str, *, host: str, pid: int, ttl: timedelta, now: datetime
+    ) -> Lease | None:
+        now = _aware(now)
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO leases AS current (account, holder, host, pid, acquired_at,"
+                " expires_at) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (account) DO UPDATE SET holder = excluded.holder,"
+                " host = excluded.host, pid = excluded.pid,"
+                " acquired_at = CASE WHEN current.holder = excluded.holder"
+                " THEN current.acquired_at ELSE excluded.acquired_at END,"
+                " expires_at = excluded.expires_at"
+                " WHERE current.holder = excluded.holder OR current.expires_at <= %s"
+                " RETURNING account, holder, host, pid, acquired_at, expires_at",
+                (account, holder, host, pid, now, now + ttl, now),
+            ).fetchone()
+        return None if row is None else _lease(row)
+
+    def get_lease(self, account: str) -> Lease | None:
+        row = self._execute(_SELECT_LEASES + " WHERE account = %s", (account,)).fetchone()
+        return None if row is None else _lease(row)
+
+    def renew_lease(self, lease: Lease, *, ttl: timedelta, now: datetime) -> Lease | None:
+        now = _aware(now)
+        with self.transaction():
+            row = self._execute(
+                "UPDATE leases SET expires_at = %s"
+                " WHERE account = %s AND holder = %s AND expires_at > %s"
+                " RETURNING account, holder, host, pid, acquired_at, expires_at",
+                (now + ttl, lease.account, lease.holder, now),
+            ).fetchone()
+        return None if row is None else _lease(row)
+
+    def release_lease(self, lease: Lease) -> None:
+        with self.transaction():
+            self._execute(
+                "DELETE FROM leases WHERE account = %s AND holder = %s",
+                (lease.account, lease.holder),
+            )
+
+    def check_lease(self, lease: Lease, now: datetime) -> None:
+        if self._depth == 0:
+            raise RuntimeError("check_lease() belongs inside transaction()")
+        now = _aware(now)
+        # FOR UPDATE: the row stays locked until this transaction ends, so nobody can take
+        # the lease over between this check and the writes that follow it.
+        row = self._execute(
+            _SELECT_LEASES + " WHERE account = %s FOR UPDATE", (lease.account,)
+        ).fetchone()
+        current = None if row is None else _lease(row)
+        if current is None or current.holder != lease.holder or not current.is_live(now):
+            other = current if current is not None and current.holder != lease.holder else None
+            raise LeaseLostError(
+                lease.account,
+                lease.describe(),
+                current=other.describe() if other is not None and other.is_live(now) else None,
+            )
+
+    def claim_write(
+        self,
+        record: WriteRecord,
+        lease: Lease,
+        now: datetime,
+        *,
+        replacing: WriteRecord | None = None,
+    ) -> bool:
+        with self.transaction():
+            self.check_lease(lease, now)
+            if replacing is None:
+                row = self._execute(
+                    "INSERT INTO writes (account, bm_order_id, key, status, source, updated_at,"
+                    " claimant) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (account, bm_order_id, key) DO NOTHING RETURNING 1",
+                    _write_params(record, lease.holder),
+                ).fetchone()
+            else:
+                row = self._execute(
+                    "UPDATE writes SET status = %s, source = %s, updated_at = %s, claimant = %s"
+                    " WHERE account = %s AND bm_order_id = %s AND key = %s"
+                    " AND status = 'pending' AND claimant IS NOT DISTINCT FROM %s RETURNING 1",
+                    (
+                        record.status,
+                        record.source,
+                        _aware(record.updated_at),
+                        lease.holder,
+                        record.account,
+                        record.bm_order_id,
+                        record.key,
+                        replacing.claimant,
+                    ),
+                ).fetchone()
+        return row is not None
 
     # failures -----------------------------------------------------------------------------
 
@@ -471,7 +599,7 @@ def _order(row: tuple[Any, ...]) -> OrderRecord:
 
 
 def _write(row: tuple[Any, ...]) -> WriteRecord:
-    account, bm_order_id, key, status, source, updated_at = row
+    account, bm_order_id, key, status, source, updated_at, claimant = row
     return WriteRecord(
         account=str(account),
         bm_order_id=int(bm_order_id),
@@ -479,4 +607,29 @@ def _write(row: tuple[Any, ...]) -> WriteRecord:
         status="pending" if status == "pending" else "done",
         source=str(source),
         updated_at=_utc(updated_at),
+        claimant=None if claimant is None else str(claimant),
+    )
+
+
+def _write_params(record: WriteRecord, claimant: str | None) -> tuple[object, ...]:
+    return (
+        record.account,
+        record.bm_order_id,
+        record.key,
+        record.status,
+        record.source,
+        _aware(record.updated_at),
+        claimant,
+    )
+
+
+def _lease(row: tuple[Any, ...]) -> Lease:
+    account, holder, host, pid, acquired_at, expires_at = row
+    return Lease(
+        account=str(account),
+        holder=str(holder),
+        host=str(host),
+        pid=int(pid),
+        acquired_at=_utc(acquired_at),
+        expires_at=_utc(expires_at),
     )

@@ -656,10 +656,7 @@ class SQLiteStore:
         return (_order(row) for row in rows)
 
     def all_writes(self) -> list[WriteRecord]:
-        rows = self._execute(
-            "SELECT account, bm_order_id, key, status, source, updated_at FROM writes "
-            "ORDER BY account, bm_order_id, key"
-        ).fetchall()
+        rows = self._execute(self._select_writes + " ORDER BY account, bm_order_id, key").fetchall()
         return [_write(row) for row in rows]
 
     def restore_failure(self, record: FailureRecord) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from backmarket_shipstation.errors import (
@@ -163,8 +164,17 @@ def test_a_database_of_an_older_version_is_upgraded_with_its_state(
         assert store.found_version == previous
         assert store.schema_version() == SCHEMA_VERSION
         if previous >= 1:
+            # Left by a run from before leases: no claimant, so a run now may take it over.
             assert store.pending_writes("eu") == [write()]
             assert store.get_cursor("eu", "import") == T0
+            lease = store.acquire_lease(
+                "eu", "run-a", host="h", pid=1, ttl=timedelta(minutes=1), now=T0
+            )
+            assert lease is not None
+            assert store.claim_write(write(), lease, T0, replacing=write())
+            claimed = store.get_write("eu", 1, "ship")
+            assert claimed is not None
+            assert claimed.claimant == "run-a"
         store.put_order(order())
         assert store.get_order("eu", 1) == order()
     assert schema_rows(postgres_url) == list(range(1, SCHEMA_VERSION + 1))
@@ -194,14 +204,14 @@ def test_a_failed_upgrade_leaves_the_previous_version_whole(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     PostgresStore(postgres_url).close()
-    broken = "CREATE TABLE leases (account TEXT PRIMARY KEY); SELECT * FROM no_such_table;"
+    broken = "CREATE TABLE half_done (account TEXT PRIMARY KEY); SELECT * FROM no_such_table;"
     monkeypatch.setattr(postgres_store, "MIGRATIONS", (*MIGRATIONS, broken))
     monkeypatch.setattr(postgres_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StateStoreError, match="no_such_table"):
         PostgresStore(postgres_url)
     assert schema_rows(postgres_url) == list(range(1, SCHEMA_VERSION + 1))
     with psycopg.connect(postgres_url, autocommit=True) as db:
-        row = db.execute("SELECT to_regclass('backmarket_shipstation.leases')").fetchone()
+        row = db.execute("SELECT to_regclass('backmarket_shipstation.half_done')").fetchone()
     assert row == (None,), "the half of the migration that worked was rolled back"
 
 
@@ -309,7 +319,8 @@ def fill(store: Any) -> None:
     store.put_order(order(bm_order_id=1, bm_snapshot='{"order_id": 1, "city": "Zürich"}'))
     store.put_order(order(bm_order_id=2**40, ss_status="shipped", ss_order_id=None))
     store.put_order(order(account="us", bm_order_id=3))
-    store.put_write(write(bm_order_id=1, key="ship", status="pending"))
+    # In flight when its run died: its claimant's lease is gone, the next run settles it.
+    store.put_write(attrs.evolve(write(bm_order_id=1, key="ship"), claimant="web1:41:dead"))
     store.put_write(write(bm_order_id=1, key="identifiers:11", status="done"))
     store.put_write(write(bm_order_id=2**40, key="notified", status="done"))
     store.put_write(write(account="us", bm_order_id=3, key="2:SKU-A", status="pending"))
@@ -345,7 +356,9 @@ def test_a_state_goes_to_postgresql_and_back_whole(postgres_url: str, tmp_path: 
         copy_state(source, target, target_name=after)
     with open_store(after, read_only=True) as back:
         assert everything(back) == expected
-        assert [w.key for w in back.pending_writes("eu")] == ["ship"]
+        assert [(w.key, w.claimant) for w in back.pending_writes("eu")] == [
+            ("ship", "web1:41:dead")
+        ]
         (failure, _) = back.failures()
         assert failure.attempts == 2
         assert failure.first_seen == T0 - timedelta(days=1)

@@ -1,9 +1,11 @@
-"""Leases and write claims in the SQLite store: one run per account, one winner per write.
+"""Leases and write claims in every store: one run per account, one winner per write.
 
 The scenarios are those of runs that overlap: a cron run still working when the next one
 starts, a run killed with its lease held, a run paused past its expiry, and (the case the
 claims exist for) two runs that both believe they hold the account. The races run in real
-processes on one state file, as cron would start them.
+processes on one state, as cron (or several hosts) would start them. Each case runs on the
+SQLite store and on a real PostgreSQL server (part of the store contract: see
+test_store_contract.py); the upgrade of an old file is SQLite's own.
 """
 
 from __future__ import annotations
@@ -17,16 +19,26 @@ from pathlib import Path
 import pytest
 
 from backmarket_shipstation.errors import LeaseLostError
+from backmarket_shipstation.sync.state import open_store
 from backmarket_shipstation.sync.store import Lease, SQLiteStore, WriteRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 TTL = timedelta(seconds=60)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty state on each store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def store() -> Iterator[SQLiteStore]:
-    with SQLiteStore(":memory:") as opened:
-        yield opened
+def store(state: str) -> Iterator[SQLiteStore]:
+    with open_store(state) as opened:
+        yield opened  # type: ignore[misc]
 
 
 def _take(store: SQLiteStore, holder: str, now: datetime = T0, account: str = "eu") -> Lease:
@@ -220,14 +232,14 @@ def test_a_state_file_from_before_leases_is_upgraded(tmp_path: Path) -> None:
 
 
 def _race_for_lease(path: str, holder: str, start: object, results: object) -> None:
-    with SQLiteStore(path) as store:
+    with open_store(path) as store:
         start.wait()  # type: ignore[attr-defined]
         lease = store.acquire_lease("eu", holder, host="h", pid=1, ttl=TTL, now=T0)
         results.put((holder, lease is not None))  # type: ignore[attr-defined]
 
 
 def _race_for_claim(path: str, holder: str, start: object, results: object) -> None:
-    with SQLiteStore(path) as store:
+    with open_store(path) as store:
         lease = store.get_lease("eu")
         assert lease is not None
         start.wait()  # type: ignore[attr-defined]
@@ -235,7 +247,7 @@ def _race_for_claim(path: str, holder: str, start: object, results: object) -> N
         results.put((holder, won))  # type: ignore[attr-defined]
 
 
-def _run_racers(target: object, path: Path, count: int) -> list[tuple[str, object]]:
+def _run_racers(target: object, path: str, count: int) -> list[tuple[str, object]]:
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(count)
     results = context.Queue()
@@ -252,22 +264,20 @@ def _run_racers(target: object, path: Path, count: int) -> list[tuple[str, objec
     return outcome
 
 
-def test_processes_racing_for_a_free_lease_get_exactly_one(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
-    SQLiteStore(path).close()
-    outcome = _run_racers(_race_for_lease, path, 4)
+def test_processes_racing_for_a_free_lease_get_exactly_one(state: str) -> None:
+    open_store(state).close()
+    outcome = _run_racers(_race_for_lease, state, 4)
     assert sorted(won for _, won in outcome) == [False, False, False, True]
 
 
 def test_processes_that_all_think_they_hold_the_lease_still_claim_each_write_once(
-    tmp_path: Path,
+    state: str,
 ) -> None:
     # The worst case the claims are for: every process has the same lease in hand (as if the
     # lease had failed), and each tries to claim the same 20 writes at once.
-    path = tmp_path / "state.sqlite3"
-    with SQLiteStore(path) as store:
-        _take(store, "shared")
-    outcome = _run_racers(_race_for_claim, path, 4)
+    with open_store(state) as store:
+        _take(store, "shared")  # type: ignore[arg-type]
+    outcome = _run_racers(_race_for_claim, state, 4)
     wins = [0] * 20
     for _, won in outcome:
         for order, ok in enumerate(won):  # type: ignore[arg-type]
