@@ -36,7 +36,9 @@ from ._cli_orders import list_orders, show_order
 from ._cli_refund import add_refund_command
 from ._cli_state import add_state_commands
 from ._cli_store import add_store_commands
+from ._cli_webhook import DEFAULT_LIMITS as WEBHOOK_LIMITS
 from ._cli_webhook import WebhookReceiver
+from ._serving import ServerLimits, add_limit_options, limits_from_args
 from .errors import (
     APIConnectionError,
     APIError,
@@ -125,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
-    with _logging_to_stderr(args.verbose):
+    # The servers run unattended: what they refuse (a forged webhook) is shown by default.
+    quiet = logging.WARNING if getattr(args, "server", False) else logging.ERROR
+    with _logging_to_stderr(args.verbose, quiet=quiet):
         return _run(command, args)
 
 
@@ -178,7 +182,10 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 
 def _parser() -> argparse.ArgumentParser:
-    verbose_help = "log to stderr: -v for INFO (and warnings), -vv for DEBUG (default: errors only)"
+    verbose_help = (
+        "log to stderr: -v for INFO (and warnings), -vv for DEBUG"
+        " (default: errors only; errors and warnings for the servers)"
+    )
     parser = _Parser(
         prog="backmarket-shipstation",
         description="Sync Back Market orders with ShipStation, and look at both sides.",
@@ -294,7 +301,8 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN"),
         help="shared secret in the path (default $BACKMARKET_SHIPSTATION_WEBHOOK_TOKEN)",
     )
-    receive.set_defaults(run=_cmd_webhook_serve)
+    add_limit_options(receive, WEBHOOK_LIMITS)
+    receive.set_defaults(run=_cmd_webhook_serve, server=True)
     add_store_commands(commands, common, config_options)
     add_refund_command(commands, common, config_options)
     add_state_commands(commands, common, config_options)
@@ -348,10 +356,11 @@ def _port(text: str) -> int:
 
 
 @contextmanager
-def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+def _logging_to_stderr(verbosity: int, *, quiet: int = logging.ERROR) -> Iterator[None]:
     """Log the SDK's records to stderr for the command's duration, then put things back
-    (``main`` also runs in-process, in tests and embedding programs)."""
-    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    (``main`` also runs in-process, in tests and embedding programs). ``quiet``: the level
+    without ``-v``."""
+    level = quiet if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger("backmarket_shipstation")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -755,6 +764,7 @@ def serve_webhooks(
     path_token: str | None,
     out: TextIO,
     ready: Callable[[WebhookReceiver], None] | None = None,
+    limits: ServerLimits = WEBHOOK_LIMITS,
 ) -> None:
     """Run the SHIP_NOTIFY receiver until SIGINT/SIGTERM (or ``ready``'s receiver stops).
 
@@ -765,7 +775,9 @@ def serve_webhooks(
     with open_store(config.state_path) as store, engines(config, store=store) as running:
         for engine in running:
             engine.check_store()  # a wrong store id is exit 2 now, not a failure per webhook
-        receiver = WebhookReceiver(running, host=host, port=port, path_token=path_token)
+        receiver = WebhookReceiver(
+            running, host=host, port=port, path_token=path_token, limits=limits
+        )
         receiver.start()
         try:
             print("receiving ShipStation SHIP_NOTIFY webhooks; subscribe:", file=out)
@@ -790,7 +802,12 @@ def _cmd_webhook_serve(args: argparse.Namespace) -> int:
     _check_state_path(config.state_path)
     with _listening(args.host, args.port):
         serve_webhooks(
-            config, host=args.host, port=args.port, path_token=args.path_token, out=sys.stdout
+            config,
+            host=args.host,
+            port=args.port,
+            path_token=args.path_token,
+            out=sys.stdout,
+            limits=limits_from_args(args, WEBHOOK_LIMITS),
         )
     return EXIT_OK
 

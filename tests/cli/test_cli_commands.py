@@ -407,7 +407,8 @@ def test_webhook_serve_notifies_back_market_and_refuses_foreign_urls(
             "resource_type": "SHIP_NOTIFY",
         }
         answer = httpx.post(receiver.url(), json=foreign)
-        assert answer.status_code == 200  # answered at once; checked by the worker
+        # Refused at the door (docs/guides/webhooks.md): 400, nothing queued, nothing fetched.
+        assert answer.status_code == 400
         receiver.wait_idle()
         assert receiver.dropped == 1
         assert live.sandbox.counters.total == before, "nothing fetched for a foreign URL"
@@ -415,8 +416,12 @@ def test_webhook_serve_notifies_back_market_and_refuses_foreign_urls(
         receiver.stop()
         thread.join()
     assert codes == [cli.EXIT_OK]
-    out = capsys.readouterr().out
-    assert "receiving ShipStation SHIP_NOTIFY webhooks" in out
+    captured = capsys.readouterr()
+    assert "receiving ShipStation SHIP_NOTIFY webhooks" in captured.out
+    # Without -v the server still shows what it refused, at WARNING, naming the host.
+    refused = [line for line in captured.err.splitlines() if "attacker.example" in line]
+    assert len(refused) == 1, captured.err
+    assert " WARNING " in refused[0]
 
 
 def test_webhook_path_token_is_required_and_never_printed(
