@@ -10,7 +10,7 @@ Market. It prints, per API:
   requires); ``ceil(N/100)`` ShipStation upserts, the first run's read of the orders the
   store already holds (a run without a cursor must look before createorders overwrites
   anything), plus the fewest list calls the notify loop needs (shipments, fulfillments and
-  the shipped orders' notes, 500 per page);
+  the shipped orders' notes, 500 per page) and one store check per run;
 - the run's duration on the virtual clock against the bound the rate limits set: Back Market
   about 200 requests per 10 s, ShipStation 40 per minute (the first 40 free); the bound is
   the slower side's, since the two APIs could be worked in parallel;
@@ -80,6 +80,9 @@ def lower_bound(sandbox: Sandbox) -> dict[str, int]:
         # Each of the two runs polls labels and fulfillments once (even when there are none);
         # the notify run also reads the shipped orders' notes, 500 per page.
         "ss_notify_lists": 2 * 2 + math.ceil(importable / 500),
+        # Each run checks its store once before any write (a wrong id must not let it accept
+        # orders on Back Market that ShipStation then refuses): one GET /stores, any N.
+        "ss_store_check": 2,
     }
 
 
@@ -137,7 +140,12 @@ def print_result(result: dict[str, Any]) -> None:
     bm_calls = sum(c for (api, _), c in calls.items() if api == "backmarket")
     ss_calls = sum(c for (api, _), c in calls.items() if api == "shipstation")
     bm_bound = bound["bm_list"] + bound["bm_accept"] + bound["bm_ship"] + bound["bm_patch"]
-    ss_bound = bound["ss_upsert"] + bound["ss_first_run_read"] + bound["ss_notify_lists"]
+    ss_bound = (
+        bound["ss_upsert"]
+        + bound["ss_first_run_read"]
+        + bound["ss_notify_lists"]
+        + bound["ss_store_check"]
+    )
     print(f"\n== {result['orders']:,} sandbox orders ({bound['importable']:,} to import) ==")
     for api in ("backmarket", "shipstation"):
         print(f"  {api} calls by endpoint:")
@@ -152,7 +160,7 @@ def print_result(result: dict[str, Any]) -> None:
     print(
         f"  ShipStation: {ss_calls:,} calls, lower bound {ss_bound:,} "
         f"(upserts {bound['ss_upsert']}, first-run read {bound['ss_first_run_read']}, "
-        f"notify lists {bound['ss_notify_lists']}) "
+        f"notify lists {bound['ss_notify_lists']}, store check {bound['ss_store_check']}) "
         f"-> {ss_calls / max(ss_bound, 1):.3f}x"
     )
     # Whole windows that must pass: the first 200 (40) requests go at once, each further

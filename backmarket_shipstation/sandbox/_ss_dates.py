@@ -3,7 +3,11 @@
 ShipStation answers in US Pacific time with no offset and 7 fraction digits
 (``2015-07-16T14:00:34.8230000``), item timestamps with fewer digits, ``shipDate`` as a bare
 date, and it drops any ``Z`` or offset it is sent (shipstation.md §1.4, INFERRED). Internally the
-simulator keeps naive datetimes that mean Pacific wall time.
+simulator keeps naive datetimes that mean Pacific wall time, and its date filters compare those
+wall times, as ShipStation's do (responses "are in PST/PDT" and callers convert their dates to
+PST/PDT: shipstation.md §1.4, [SWAGGER §DateTime Format]). So, as on ShipStation, a record of
+the second 01:00-01:59 of a November fall-back night sorts before one of the first, and no
+record shows a wall time in March's skipped 02:00-02:59.
 """
 
 from __future__ import annotations

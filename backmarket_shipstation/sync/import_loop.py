@@ -22,6 +22,7 @@ from ..backmarket.models import OrderLineState, OrderUpdate
 from ..errors import BackMarketShipStationError
 from ..shipstation.models import Order as ShipStationOrder
 from ..shipstation.models import OrderStatus
+from ..shipstation.windows import pacific_window_start
 from .context import LIST_PAGE, OPEN_STATUSES, AccountContext, backmarket_id, digest, snapshot
 from .report import AccountReport
 from .store import OrderRecord
@@ -63,7 +64,7 @@ class ImportLoop:
         since = ctx.since("import", started)
         self._adoptable = {}
         if ctx.store.get_cursor(ctx.account, "import") is None:
-            self._adoptable = self._orders_already_in_shipstation(since)
+            self._adoptable = self._orders_already_in_shipstation(since, started)
         seen: set[int] = set()
         deferred: set[int] = set()  # accepted this run: pushed once read back
         pending: list[_Pending] = []
@@ -95,7 +96,9 @@ class ImportLoop:
             self._push(pending, report)
         ctx.advance("import", started)
 
-    def _orders_already_in_shipstation(self, since: datetime) -> dict[int, ShipStationOrder]:
+    def _orders_already_in_shipstation(
+        self, since: datetime, until: datetime
+    ) -> dict[int, ShipStationOrder]:
         """ShipStation's copies of this store's Back Market orders, on a run with no cursor.
 
         No cursor means a first run or a lost state file. ShipStation may then already hold
@@ -108,7 +111,10 @@ class ImportLoop:
             return {}
         found: dict[int, ShipStationOrder] = {}
         for order in ctx.ss.orders.list(
-            store_id=ctx.store_id, modify_date_start=since, page_size=LIST_PAGE
+            store_id=ctx.store_id,
+            # Pacific wall time, widened across a fall-back (shipstation.md §1.4).
+            modify_date_start=pacific_window_start(since, until),
+            page_size=LIST_PAGE,
         ):
             bm_order_id = backmarket_id(order.order_number)
             if bm_order_id is not None and order.order_key == ctx.order_key(bm_order_id):

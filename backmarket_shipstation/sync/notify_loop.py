@@ -19,6 +19,7 @@ from ..errors import BackMarketShipStationError, InvalidRequestError
 from ..mapping import ShipmentNotification, to_backmarket_updates, to_shipment_notification
 from ..shipstation.models import Fulfillment, OrderStatus, Shipment
 from ..shipstation.models import Order as ShipStationOrder
+from ..shipstation.windows import pacific_window_start
 from .context import LIST_PAGE, AccountContext, backmarket_id
 from .journal import NOTIFIED, as_before_ship
 from .report import AccountReport
@@ -55,7 +56,7 @@ class NotifyLoop:
         ctx.journal.load_leftovers()
         polling = shipments is None
         if shipments is None:
-            shipments = self._shipped_since(ctx.since("notify", started))
+            shipments = self._shipped_since(ctx.since("notify", started), started)
         shipped: dict[int, Shipment | Fulfillment] = {}
         for shipped_record in shipments:
             order_id = shipped_record.order_id
@@ -84,13 +85,21 @@ class NotifyLoop:
         if polling:
             ctx.advance("notify", started)
 
-    def _shipped_since(self, since: datetime) -> Iterator[Shipment | Fulfillment]:
-        """Labels of the store, then (if enabled) fulfillments, created since ``since``."""
+    def _shipped_since(self, since: datetime, until: datetime) -> Iterator[Shipment | Fulfillment]:
+        """Labels of the store, then (if enabled) fulfillments, created since ``since``.
+
+        ShipStation compares Pacific wall times (shipstation.md §1.4): across the night US
+        clocks go back, the window starts at the first 01:00 so that a label of the second
+        01:00-01:59 is not skipped (``shipstation.windows.pacific_window_start``). The labels
+        seen twice are reported once: the journal's done records are the guard
+        (``_notifications_to_send``).
+        """
         ctx = self.ctx
-        yield from ctx.ss.shipments.list(store_id=ctx.store_id, create_date_start=since)
+        start = pacific_window_start(since, until)
+        yield from ctx.ss.shipments.list(store_id=ctx.store_id, create_date_start=start)
         if ctx.options.notify_fulfillments:
             # Fulfillments cannot be filtered by store: orders that are not ours are skipped.
-            yield from ctx.ss.fulfillments.list(create_date_start=since)
+            yield from ctx.ss.fulfillments.list(create_date_start=start)
 
     def _notifications_to_send(self, shipped: Mapping[int, Shipment | Fulfillment]) -> _Todo:
         """Keep the shipments of our orders whose ship write is not done yet."""
@@ -184,7 +193,11 @@ class NotifyLoop:
         for order in ctx.ss.orders.list(
             store_id=ctx.store_id,
             order_status=OrderStatus.SHIPPED,
-            modify_date_start=since - ctx.options.overlap if since else None,
+            modify_date_start=(
+                pacific_window_start(since - ctx.options.overlap, ctx.clock.now())
+                if since
+                else None
+            ),
             page_size=LIST_PAGE,
         ):
             if order.order_id is not None and order.order_id in todo:
