@@ -229,6 +229,19 @@ def _parser() -> argparse.ArgumentParser:
         help="pause between runs with --watch (default 300)",
     )
     sync.add_argument(
+        "--wait-for-lease",
+        type=_non_negative_float,
+        metavar="SECONDS",
+        help="wait up to SECONDS for an account another run holds (default 0: skip it)",
+    )
+    sync.add_argument(
+        "--lease-expiry",
+        type=_lease_expiry,
+        metavar="SECONDS",
+        help="an account's lease lasts SECONDS unless renewed (default 60): a run that died is"
+        " taken over after it",
+    )
+    sync.add_argument(
         "--sandbox", action="store_true", help="round trip on the built-in sandbox, no credentials"
     )
     sync.add_argument("--orders", type=_count, default=50, help="sandbox orders (default 50)")
@@ -314,6 +327,25 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more (got {text!r})")
+    return value
+
+
+def _lease_expiry(text: str) -> float:
+    value = _non_negative_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"a lease expiry shorter than 1 second cannot be renewed in time (got {text!r})"
+        )
     return value
 
 
@@ -421,6 +453,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"state_path": args.state} if args.state else {}
     if getattr(args, "dry_run", False):
         overrides["dry_run"] = True
+    if getattr(args, "wait_for_lease", None) is not None:
+        overrides["wait_for_lease_seconds"] = args.wait_for_lease
+    if getattr(args, "lease_expiry", None) is not None:
+        overrides["lease_expiry_seconds"] = args.lease_expiry
     if getattr(args, "catalog", None):
         # A path on the command line is relative to the working directory, not the file's.
         catalog = args.catalog

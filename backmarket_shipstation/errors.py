@@ -29,6 +29,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AccountBusyError",
     "AuthenticationError",
     "BackMarketShipStationError",
     "BudgetExhaustedError",
@@ -375,3 +376,17 @@ class StateStoreUnavailableError(StateStoreError):
     Back Market write in flight stays ``pending`` and the next run settles it (it reads the
     order again before sending anything).
     """
+
+
+class AccountBusyError(BackMarketShipStationError):
+    """Another run holds this account's lease and kept it past the time allowed to wait.
+
+    Nothing was read or written for the account; trying again later is safe.
+    """
+
+    def __init__(self, account: str, *, held_by: str | None) -> None:
+        self.account = account
+        self.held_by = held_by
+        """``host, pid N, since ...`` of the run holding the account, when known."""
+        who = f" ({held_by})" if held_by else ""
+        super().__init__(f"account {account}: another run holds this account{who}")

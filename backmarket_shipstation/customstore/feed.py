@@ -390,9 +390,12 @@ class FeedRefresher:
         order_id = bm_order.order_id
         # One writer per account at a time: a notice of this order may be running its plan
         # (which may accept lines too) through the same journal.
+        # Across processes (a second server, a sync run on the same state), the account's
+        # lease, held for this order's writes only.
         with self.write_lock:
             try:
-                accepted = self._accept(bm_order, report)
+                with self.journal.holding():
+                    accepted = self._accept(bm_order, report)
             except BackMarketShipStationError as exc:
                 # Exported all the same (as the V1 import pushes it): the accept is retried
                 # with the failure, and the packer can see the order meanwhile.
@@ -430,12 +433,18 @@ class FeedRefresher:
         ]
         sent = False
         for write in writes:
-            if self.journal.is_done(bm_order.order_id, write_key(write)):
+            previous = self.store.get_write(self.account, bm_order.order_id, write_key(write))
+            if previous is not None and previous.status == "done":
                 continue
+            if previous is not None and self.journal.lease.in_flight(previous):
+                continue  # another live run is sending it now
             # A pending one (a pass died or Back Market did not answer) whose line is still
-            # paid, as just read, did not take effect: it is sent again, as the import does.
-            self.journal.send(bm_order.order_id, write, "customstore", report)
-            sent = True
+            # paid, as just read, did not take effect: it is sent again, as the import does,
+            # by taking over its claim (which only one run can do).
+            if self.journal.send(
+                bm_order.order_id, write, "customstore", report, replacing=previous
+            ):
+                sent = True
         return sent
 
     def _record(self, bm_order: BackMarketOrder, result: RefreshReport) -> None:

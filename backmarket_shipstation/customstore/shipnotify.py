@@ -32,6 +32,7 @@ from ..backmarket.models import BackMarketWrite, OrderLineState, OrderUpdate
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
 from ..errors import (
+    AccountBusyError,
     APIConnectionError,
     BackMarketShipStationError,
     InvalidRequestError,
@@ -160,8 +161,11 @@ class NoticeHandler:
             if isinstance(combined, tuple):
                 logger.info("order %s: package noticed, waiting for lines %s", order_id, combined)
                 return NoticeOutcome(order_id=order_id, writes_sent=0, waiting_for=combined)
-            writes = self._run(combined, bm_order, source, report)
-            self._settle_leftovers(order_id)
+            # Across processes (a second server, a sync run on the same state): the
+            # account's lease, held for this notice's writes.
+            with self.journal.holding():
+                writes = self._run(combined, bm_order, source, report)
+                self._settle_leftovers(order_id)
         except BackMarketShipStationError as exc:
             reason = exc.detail if isinstance(exc, MappingError) else str(exc)
             logger.warning("shipnotify failed for order %s: %s", order_id, reason)
@@ -174,7 +178,9 @@ class NoticeHandler:
                 writes_sent=0,
                 error=type(exc).__name__,
                 reason=reason,
-                transient=isinstance(exc, (APIConnectionError, ServerError, RateLimitedError)),
+                transient=isinstance(
+                    exc, (APIConnectionError, ServerError, RateLimitedError, AccountBusyError)
+                ),
             )
         with self.store.transaction():
             self.store.clear_failure(self.account, SHIPNOTIFY_STAGE, str(order_id))
@@ -191,7 +197,7 @@ class NoticeHandler:
         plan = self._plan(notification, bm_order)
         todo = [w for w in plan if not self._done(bm_order.order_id, w)]
         try:
-            self.journal.run_plan(bm_order, todo, source, report)
+            ours = self.journal.run_plan(bm_order, todo, source, report)
         except InvalidRequestError:
             # Refused: the order moved on Back Market since it was read. Read it again and
             # plan once more; what is already done is not repeated.
@@ -199,8 +205,12 @@ class NoticeHandler:
             again = [
                 w for w in self._plan(notification, fresh) if not self._done(fresh.order_id, w)
             ]
-            self.journal.run_plan(fresh, again, source, report)
+            ours = self.journal.run_plan(fresh, again, source, report)
             todo += again
+        if not ours:
+            # Another run has one of these writes in hand: ShipStation's retry of the notice
+            # finds it done (and sends nothing), or sends what is still missing.
+            raise AccountBusyError(self.account, held_by=None)
         return len(todo)
 
     def _combine_packages(

@@ -110,6 +110,8 @@ OPTION_KEYS = frozenset(
         "requires_identifier",
         "notify_fulfillments",
         "dry_run",
+        "lease_expiry_seconds",
+        "wait_for_lease_seconds",
     }
 )
 """The sync settings, allowed at the top (every account) and in an account's table."""
@@ -173,7 +175,8 @@ def load_config(
 
     ``path`` is a TOML file (optional); ``env`` defaults to ``os.environ``; ``overrides`` are
     explicit values (e.g. from command-line arguments) for a single account, applied last;
-    their ``state_path``, ``dry_run`` and ``catalog`` apply to every account.
+    their ``state_path``, ``dry_run``, ``catalog``, ``lease_expiry_seconds`` and
+    ``wait_for_lease_seconds`` apply to every account.
     Raises :class:`~backmarket_shipstation.errors.ConfigurationError` listing every problem.
     """
     environ = os.environ if env is None else env
@@ -203,7 +206,7 @@ def load_config(
         where = _where(index, raw) if from_file else ""
         account = _build_account(values, where, problems)
         settings = {**shared, **{k: v for k, v in values.items() if k in OPTION_KEYS}}
-        for key in ("dry_run", "catalog"):
+        for key in ("dry_run", "catalog", "lease_expiry_seconds", "wait_for_lease_seconds"):
             if (overrides or {}).get(key) is not None:
                 settings[key] = (overrides or {})[key]  # the command line wins, every account
         options = _build_options(settings, where, problems, base_dir, sources)
@@ -400,6 +403,21 @@ def _build_options(
     lookback = _number(
         settings.get("initial_lookback_days", 14), _at(where, "initial_lookback_days"), problems
     )
+    expiry = _number(
+        settings.get("lease_expiry_seconds", 60), _at(where, "lease_expiry_seconds"), problems
+    )
+    if expiry is not None and expiry < 1:
+        problems.append(
+            f"{_at(where, 'lease_expiry_seconds')} must be 1 or more (got {expiry:g}):"
+            " a run renews its lease every third of it"
+        )
+    elif expiry is not None:
+        values["lease_expiry"] = timedelta(seconds=expiry)
+    wait = _number(
+        settings.get("wait_for_lease_seconds", 0), _at(where, "wait_for_lease_seconds"), problems
+    )
+    if wait is not None:
+        values["lease_wait"] = timedelta(seconds=wait)
     if overlap is not None:
         values["overlap"] = timedelta(minutes=overlap)
     if lookback is not None:
@@ -564,6 +582,8 @@ def effective_settings(account: AccountConfig) -> dict[str, Any]:
         "requires_identifier": rule,
         "notify_fulfillments": options.notify_fulfillments,
         "dry_run": options.dry_run,
+        "lease_expiry_seconds": options.lease_expiry.total_seconds(),
+        "wait_for_lease_seconds": options.lease_wait.total_seconds(),
         "status_map": {
             "to_shipstation": {
                 state.name.lower(): status.value

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import cast
 
@@ -20,13 +21,13 @@ import attrs
 from ..backmarket.client import BackMarketClient
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
-from ..errors import BackMarketShipStationError, MappingError, StateStoreError
+from ..errors import BackMarketShipStationError, LeaseLostError, MappingError, StateStoreError
 from ..mapping import Catalog, order_key_for, to_shipstation_order
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Order as ShipStationOrder
 from ..shipstation.models import OrderStatus
 from .catalog import CatalogSource
-from .journal import WriteJournal
+from .journal import AccountLease, WriteJournal
 from .options import SyncOptions
 from .report import AccountReport, Failure
 from .store import OrderRecord, SyncStore
@@ -86,6 +87,15 @@ class AccountContext:
     @property
     def dry_run(self) -> bool:
         return self.options.dry_run
+
+    @property
+    def lease(self) -> AccountLease:
+        """The account's lease, held by this run (the engine takes it before the loops)."""
+        return self.journal.lease
+
+    def writing(self) -> AbstractContextManager[None]:
+        """The transaction of every state write: it commits only while the lease is ours."""
+        return self.lease.writing()
 
     def map(
         self, bm_order: BackMarketOrder, *, existing: ShipStationOrder | None
@@ -163,7 +173,7 @@ class AccountContext:
     ) -> None:
         if self.dry_run:
             return
-        with self.store.transaction():
+        with self.writing():
             self.store.put_order(
                 attrs.evolve(
                     record,
@@ -182,12 +192,13 @@ class AccountContext:
     def advance(self, loop: str, started: datetime) -> None:
         if self.dry_run:
             return
-        with self.store.transaction():
+        with self.writing():
             self.store.set_cursor(self.account, loop, started)
 
     def fail(self, report: AccountReport, stage: str, order_id: int, exc: BaseException) -> None:
-        if isinstance(exc, StateStoreError):
-            # Not this order's fault, and no failure could be recorded: the run stops.
+        if isinstance(exc, (StateStoreError, LeaseLostError)):
+            # Not this order's fault: the run stops (a store it cannot use, or a lease lost
+            # to another run, which goes on with the work).
             raise exc
         reason = exc.detail if isinstance(exc, MappingError) else str(exc)
         self.fail_reason(report, stage, order_id, type(exc).__name__, reason)
@@ -198,16 +209,18 @@ class AccountContext:
         logger.warning("%s failed for order %s: %s", stage, order_id, reason)
         report.failures.append(Failure(stage=stage, order_id=order_id, error=error, reason=reason))
         if not self.dry_run:
-            with self.store.transaction():
+            with self.writing():
                 self.store.record_failure(
                     self.account, stage, str(order_id), reason, self.clock.now()
                 )
 
     def clear_failure(self, stage: str, order_id: int) -> None:
         if not self.dry_run:
-            self.store.clear_failure(self.account, stage, str(order_id))
+            with self.writing():
+                self.store.clear_failure(self.account, stage, str(order_id))
 
     def progress_tick(self, stage: str, count: int) -> None:
+        self.lease.check()  # renews the lease as the loop advances; stops a run that lost it
         if self.progress is not None:
             self.progress(stage, count)
 

@@ -15,8 +15,11 @@ store). :meth:`SyncEngine.run` runs two loops, each in a module of its own:
     on the next run; nothing is sent for it, and it never holds the others back.
 
 Exactly once: every Back Market write goes through the write journal (:mod:`.journal`),
-recorded ``pending`` before it is sent and ``done`` after; a ``pending`` record left by a
-crash makes the next run re-read the order to learn whether the write took effect.
+claimed ``pending`` before it is sent and recorded ``done`` after; a ``pending`` record left
+by a crash makes the next run re-read the order to learn whether the write took effect.
+One run at a time per account: :meth:`SyncEngine.run` takes the account's lease before its
+first read and gives it back after its last write; an account another run holds is skipped
+(``AccountReport.held_by``) or waited for (``SyncOptions.lease_wait``).
 ShipStation upserts are keyed by ``orderKey`` so repeating one never duplicates an order.
 Cursors move only after a loop has finished.
 """
@@ -24,7 +27,8 @@ Cursors move only after a loop has finished.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock
@@ -34,6 +38,7 @@ from ..errors import (
     AuthenticationError,
     BackMarketShipStationError,
     FirewallBlockedError,
+    LeaseLostError,
     PayloadError,
     PermissionDeniedError,
     StateStoreError,
@@ -42,6 +47,7 @@ from ..shipstation.client import ShipStationClient
 from ..shipstation.models import Fulfillment, Shipment, Store
 from .context import AccountContext, Progress
 from .import_loop import ImportLoop
+from .journal import AccountLease
 from .notify_loop import NotifyLoop
 from .options import SyncOptions
 from .report import AccountReport, Failure
@@ -67,7 +73,11 @@ class SyncEngine:
         options: SyncOptions | None = None,
         clock: Clock | None = None,
         progress: Progress | None = None,
+        lease_clock: Clock | None = None,
     ) -> None:
+        self._lease_clock = lease_clock or SystemClock()
+        """The account lease's time: real time by default, whatever ``clock`` is, since a
+        lease is about whether a process is alive (a virtual clock's sleeps jump ahead)."""
         self._ctx = AccountContext(
             account=account,
             backmarket=backmarket,
@@ -111,16 +121,38 @@ class SyncEngine:
         return self._ctx.clock
 
     def run(self) -> AccountReport:
-        """Import, then notify. Errors of single orders are in the report, never raised."""
+        """Import, then notify. Errors of single orders are in the report, never raised.
+
+        The account's lease is taken first: when another run holds it (and does not let go
+        within ``options.lease_wait``) nothing is read or written and the report says who
+        holds it (:attr:`AccountReport.held_by`). A run that loses the lease midway (paused
+        past its expiry, and taken over) stops at its next write, with a ``lease`` failure.
+        """
         report = AccountReport(
             account=self.account, started_at=self.clock.now(), dry_run=self.options.dry_run
         )
-        if not self._store_checked(report):
-            report.finished_at = self.clock.now()
-            return report
+        with self._holding(report) as held:
+            # The store check is a read: under the lease, as everything else.
+            if held and self._store_checked(report):
+                self._loops(report)
+        report.finished_at = self.clock.now()
+        return report
+
+    def _loops(self, report: AccountReport) -> None:
         for stage, loop in (("import", self.import_orders), ("notify", self.notify_shipments)):
             try:
                 loop(report)
+            except LeaseLostError as exc:
+                logger.warning("account %s: %s; stopping", self.account, exc)
+                report.failures.append(
+                    Failure(
+                        stage="lease",
+                        order_id="-",
+                        error=type(exc).__name__,
+                        reason=f"{exc}: stopped before its next write, the new holder goes on",
+                    )
+                )
+                return
             except (AuthenticationError, PermissionDeniedError) as exc:
                 if not isinstance(exc, FirewallBlockedError):
                     raise  # credentials the API refused: every loop would fail the same way
@@ -135,8 +167,38 @@ class SyncEngine:
             except BackMarketShipStationError as exc:
                 # Not the APIs (a catalog file that cannot be read...): the orders failed.
                 self._stopped(report, stage, exc, outage=False)
-        report.finished_at = self.clock.now()
-        return report
+
+    @contextmanager
+    def _holding(self, report: AccountReport) -> Iterator[bool]:
+        """Hold the account's lease for the ``with`` block: ``True``, or ``False`` (and
+        ``report.held_by`` set) when another run holds it. Re-entrant within one run."""
+        journal = self._ctx.journal
+        if journal.held is not None:
+            yield True
+            return
+        got = AccountLease.acquire(
+            self.store,
+            self.account,
+            ttl=self.options.lease_expiry,
+            wait=self.options.lease_wait,
+            clock=self._lease_clock,
+        )
+        if not isinstance(got, AccountLease):
+            report.held_by = got
+            logger.info(
+                "account %s skipped: another run holds it (%s)",
+                self.account,
+                got.describe() if got else "?",
+            )
+            yield False
+            return
+        journal.held = got
+        got.start_renewing()
+        try:
+            yield True
+        finally:
+            journal.held = None
+            got.release()
 
     def check_store(self) -> Store:
         """The account's ShipStation store, if it exists, is active and this key pair sees it
@@ -198,18 +260,24 @@ class SyncEngine:
         )
 
     def import_orders(self, report: AccountReport) -> None:
-        """The import loop (see :mod:`.import_loop`)."""
-        ImportLoop(self._ctx).run(report)
+        """The import loop (see :mod:`.import_loop`), under the account's lease."""
+        with self._holding(report) as held:
+            if held:
+                ImportLoop(self._ctx).run(report)
 
     def notify_shipments(
         self,
         report: AccountReport,
         shipments: Iterable[Shipment | Fulfillment] | None = None,
     ) -> None:
-        """The notify loop (see :mod:`.notify_loop`).
+        """The notify loop (see :mod:`.notify_loop`), under the account's lease.
 
         With ``shipments`` (say, the labels a SHIP_NOTIFY webhook announced), only those are
         reported and the cursor stays where it is: the next poll still covers them, so a
         notification lost on the way is caught up, and one already sent is not sent again.
+        Called outside :meth:`run`, it takes the lease for the call; when another run holds
+        the account it does nothing (``report.held_by``): that run's poll reports them.
         """
-        NotifyLoop(self._ctx).run(report, shipments)
+        with self._holding(report) as held:
+            if held:
+                NotifyLoop(self._ctx).run(report, shipments)

@@ -143,8 +143,8 @@ class ImportLoop:
             for s in skus
         ]
         try:
-            for write in writes:
-                ctx.journal.send(bm_order.order_id, write, "import", report)
+            if not ctx.journal.run_plan(bm_order, writes, "import", report):
+                return False  # another run holds these writes: it counts the order
         except BackMarketShipStationError as exc:
             ctx.fail(report, "import", bm_order.order_id, exc)
             return False
@@ -283,6 +283,7 @@ class ImportLoop:
                     f"(Back Market {item.bm_order.order_id})"
                 )
             return
+        ctx.lease.check()  # a run that lost the account pushes nothing more
         try:
             result = ctx.ss.orders.upsert_many([item.order for item in pending])
         except BackMarketShipStationError as exc:
@@ -292,7 +293,11 @@ class ImportLoop:
         by_key = {r.order_key: r for r in result.results or () if r.order_key}
         now = ctx.clock.now()
         refused_unknown: list[tuple[_Pending, str]] = []
-        with ctx.store.transaction():
+        counts = {"cancelled": 0, "imported": 0, "updated": 0}
+        # The outcomes are recorded under the lease, and counted only once committed: a run
+        # that lost the account meanwhile records and counts none (the new holder pushes
+        # them again, unchanged for ShipStation, and counts them).
+        with ctx.writing():
             for index, item in enumerate(pending):
                 outcome = by_key.get(item.order.order_key or "")
                 if outcome is None and result.results and index < len(result.results):
@@ -324,11 +329,14 @@ class ImportLoop:
                 )
                 ctx.store.clear_failure(ctx.account, "import", str(order_id))
                 if item.cancelling:
-                    report.cancelled += 1
+                    counts["cancelled"] += 1
                 elif item.record is None and not item.adopted:
-                    report.imported += 1
+                    counts["imported"] += 1
                 else:
-                    report.updated += 1
+                    counts["updated"] += 1
+        report.cancelled += counts["cancelled"]
+        report.imported += counts["imported"]
+        report.updated += counts["updated"]
         for item, reason in refused_unknown:
             if not self._claim_locked(item, report):
                 ctx.fail_reason(
@@ -364,11 +372,12 @@ class ImportLoop:
         self._remember_locked(item.bm_order, None, found, item.digest, report)
         ctx.clear_failure("import", order_id)
         if found.order_status is OrderStatus.SHIPPED:
-            ctx.store.record_failure(
-                ctx.account,
-                "notify",
-                number,
-                "shipped in ShipStation before its id was stored: looking up its shipment",
-                ctx.clock.now(),
-            )
+            with ctx.writing():
+                ctx.store.record_failure(
+                    ctx.account,
+                    "notify",
+                    number,
+                    "shipped in ShipStation before its id was stored: looking up its shipment",
+                    ctx.clock.now(),
+                )
         return True

@@ -146,7 +146,8 @@ class NotifyLoop:
             bm_snapshot=record.bm_snapshot if record is not None else None,
         )
         if not ctx.dry_run:
-            ctx.store.put_order(claimed)
+            with ctx.writing():
+                ctx.store.put_order(claimed)
         return claimed
 
     def _retry_notifications(self, report: AccountReport) -> _Todo:
@@ -238,23 +239,28 @@ class NotifyLoop:
                 else f"fulfillment:{notification.fulfillment_id}"
             )
             if not plan:
-                self._mark_shipped(record, bm_order, source_name)
-                report.skipped += 1
+                if self._mark_shipped(record, bm_order, source_name):
+                    report.skipped += 1
                 return
             try:
-                ctx.journal.run_plan(bm_order, plan, source_name, report)
+                ours = ctx.journal.run_plan(bm_order, plan, source_name, report)
             except InvalidRequestError:
                 # Refused: the order moved on Back Market since it was read. Read it again
                 # and plan once more; what is already done is not repeated.
                 fresh = ctx.bm.orders.get(bm_order_id)
-                ctx.journal.run_plan(fresh, self._plan(notification, fresh), source_name, report)
+                ours = ctx.journal.run_plan(
+                    fresh, self._plan(notification, fresh), source_name, report
+                )
         except BackMarketShipStationError as exc:
             ctx.fail(report, "notify", bm_order_id, exc)
             return
+        if not ours:
+            return  # another run has this shipment in hand: it reports it, not this one
         if not ctx.dry_run:
-            with ctx.store.transaction():
+            with ctx.writing():
                 ctx.store.clear_failure(ctx.account, "notify", str(bm_order_id))
-            ctx.journal.mark_notified(bm_order_id, source_name)
+            if not ctx.journal.mark_notified(bm_order_id, source_name):
+                return  # another run reported it first and counted it
         report.notified += 1
 
     def _plan(
@@ -272,10 +278,13 @@ class NotifyLoop:
             return plan
         return to_backmarket_updates(notification, as_before_ship(bm_order))
 
-    def _mark_shipped(self, record: OrderRecord, bm_order: BackMarketOrder, source: str) -> None:
-        """Nothing left to write (Back Market already knows): never look at it again."""
+    def _mark_shipped(self, record: OrderRecord, bm_order: BackMarketOrder, source: str) -> bool:
+        """Nothing left to write (Back Market already knows): never look at it again.
+
+        ``False`` when another run marked it first (and counted it)."""
         ctx = self.ctx
         if ctx.dry_run:
-            return
-        ctx.journal.mark_notified(record.bm_order_id, source)
+            return True
+        claimed = ctx.journal.mark_notified(record.bm_order_id, source)
         ctx.remember(record, bm_order)
+        return claimed

@@ -56,6 +56,12 @@ class SyncOptions:
     """Also report orders marked as shipped without a label (ShipStation fulfillments)."""
     dry_run: bool = False
     """Read everything, write nothing: the report lists the writes that would be made."""
+    lease_expiry: timedelta = timedelta(seconds=60)
+    """How long the account's lease lasts unless renewed. A run renews it every third of
+    this while it works; a run that died is taken over this long after its last renewal, and
+    a run paused (or stalled) for longer loses the account and writes nothing more."""
+    lease_wait: timedelta = timedelta(0)
+    """How long a run waits for an account another run holds; after that it skips it."""
     order_key_prefix: str = "backmarket-"
     """``orderKey`` = prefix + Back Market order id. Give each account its own prefix (say
     ``"backmarket-us-"``) when several Back Market accounts feed one ShipStation account:

@@ -38,6 +38,7 @@ from ..backmarket.client import BackMarketClient
 from ..backmarket.models import Order, OrderLine
 from ..clock import Clock
 from ..errors import (
+    AccountBusyError,
     BudgetExhaustedError,
     InvalidRequestError,
     NotFoundError,
@@ -138,77 +139,85 @@ def refund_orderline(
 
     Raises :class:`~backmarket_shipstation.errors.RefundError` when the line cannot be
     refunded (unknown, ambiguous SKU, wrong state, amount above the line's price),
-    :class:`~backmarket_shipstation.errors.RefundInDoubtError` for a refund in doubt, and
-    the client's errors; a refusal by Back Market leaves nothing recorded.
+    :class:`~backmarket_shipstation.errors.RefundInDoubtError` for a refund in doubt,
+    :class:`~backmarket_shipstation.errors.AccountBusyError` when another run holds the
+    account (for more than 30 seconds) or recorded this refund first, and the client's
+    errors; a refusal by Back Market leaves nothing recorded.
     """
     journal = WriteJournal(
         account=account, backmarket=bm, store=store, clock=clock or DEFAULT_CLOCK, dry_run=dry_run
     )
-    order = bm.orders.get(order_id)
-    line = _pick_line(order, orderline_id, sku)
-    key = refund_key(line.id, reference)
-    previous = store.get_write(account, order_id, key)
+    # The account's lease, as a sync run holds it: no other run refunds (or ships) this
+    # account's orders meanwhile, and the refund's claim is one atomic step.
+    with journal.holding():
+        order = bm.orders.get(order_id)
+        line = _pick_line(order, orderline_id, sku)
+        key = refund_key(line.id, reference)
+        previous = store.get_write(account, order_id, key)
 
-    def outcome(
-        status: RefundStatus,
-        kind: RefundType | None,
-        asked: Decimal | None,
-        summary: str | None = None,
-    ) -> RefundOutcome:
-        return RefundOutcome(
-            account=account,
-            order_id=order_id,
-            orderline_id=line.id,
-            sku=line.listing,
-            refund_type=kind,
-            amount=asked,
-            status=status,
-            summary=summary,
-            journal_key=key,
-        )
-
-    if previous is not None and previous.status == "done":
-        kind, asked, _ = _from_source(previous.source)
-        return outcome("already_done", kind, asked, previous.source)
-    if previous is not None and not dry_run:
-        settled = _settle_pending(journal, previous, order, line, settle)
-        if settled is not None:
-            return outcome("confirmed", settled[0], settled[1])
-    try:
-        kind = refund_type_for(line.state)
-    except ValueError as exc:
-        raise RefundError(str(exc), order_id=order_id, orderline_id=line.id) from None
-    if amount is not None:
-        if not isinstance(amount, Decimal):
-            raise TypeError("give the refund amount as a Decimal (money is never a float)")
-        if kind is not RefundType.AFTER_SHIPPING:
-            raise RefundError(
-                "a partial amount is only for a shipped line (state 3); this one is in state "
-                f"{int(line.state or 0)} and can only be refunded in full",
+        def outcome(
+            status: RefundStatus,
+            kind: RefundType | None,
+            asked: Decimal | None,
+            summary: str | None = None,
+        ) -> RefundOutcome:
+            return RefundOutcome(
+                account=account,
                 order_id=order_id,
                 orderline_id=line.id,
+                sku=line.listing,
+                refund_type=kind,
+                amount=asked,
+                status=status,
+                summary=summary,
+                journal_key=key,
             )
-        ceiling = (line.price or Decimal(0)) * (line.quantity or 1)
-        if line.price is not None and amount > ceiling:
-            raise RefundError(
-                f"amount {amount} is more than the line's price {ceiling}",
-                order_id=order_id,
-                orderline_id=line.id,
-            )
-    if dry_run:
-        return outcome("planned", kind, amount)
-    journal.record(order_id, key, "pending", _source(kind, amount))
-    try:
-        receipt = bm.care.refund(line.id, kind, amount=amount, order_id=order_id)
-    except (InvalidRequestError, NotFoundError, RateLimitedError, BudgetExhaustedError):
-        # Refused (or never sent): no refund happened, so it may be asked again later.
-        with store.transaction():
-            store.delete_write(account, order_id, key)
-        raise
-    # Any other error (a timeout, a 5xx after the retries) leaves the record pending: the
-    # next call re-reads the order before deciding.
-    journal.record(order_id, key, "done", _source(kind, amount))
-    return outcome("refunded", kind, amount, receipt.summary)
+
+        if previous is not None and previous.status == "done":
+            kind, asked, _ = _from_source(previous.source)
+            return outcome("already_done", kind, asked, previous.source)
+        if previous is not None and not dry_run:
+            settled = _settle_pending(journal, previous, order, line, settle)
+            if settled is not None:
+                return outcome("confirmed", settled[0], settled[1])
+        try:
+            kind = refund_type_for(line.state)
+        except ValueError as exc:
+            raise RefundError(str(exc), order_id=order_id, orderline_id=line.id) from None
+        if amount is not None:
+            if not isinstance(amount, Decimal):
+                raise TypeError("give the refund amount as a Decimal (money is never a float)")
+            if kind is not RefundType.AFTER_SHIPPING:
+                raise RefundError(
+                    "a partial amount is only for a shipped line (state 3); this one is in state "
+                    f"{int(line.state or 0)} and can only be refunded in full",
+                    order_id=order_id,
+                    orderline_id=line.id,
+                )
+            ceiling = (line.price or Decimal(0)) * (line.quantity or 1)
+            if line.price is not None and amount > ceiling:
+                raise RefundError(
+                    f"amount {amount} is more than the line's price {ceiling}",
+                    order_id=order_id,
+                    orderline_id=line.id,
+                )
+        if dry_run:
+            return outcome("planned", kind, amount)
+        claim = journal.new_record(order_id, key, "pending", _source(kind, amount))
+        if not journal.lease.claim(claim, replacing=previous):
+            # Another run recorded this refund between our look and our claim: not ours to send.
+            raise AccountBusyError(account, held_by=None)
+        try:
+            receipt = bm.care.refund(line.id, kind, amount=amount, order_id=order_id)
+        except (InvalidRequestError, NotFoundError, RateLimitedError, BudgetExhaustedError):
+            # Refused (or never sent): no refund happened, so it may be asked again later.
+            with store.transaction():
+                store.delete_write(account, order_id, key, claimant=journal.lease.holder)
+            raise
+        # Any other error (a timeout, a 5xx after the retries) leaves the record pending: the
+        # next call re-reads the order before deciding.
+        journal.record(order_id, key, "done", _source(kind, amount))
+        return outcome("refunded", kind, amount, receipt.summary)
 
 
 def _settle_pending(

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from .store import Lease
+
 __all__ = ["AccountReport", "Failure", "RunReport"]
 
 
@@ -60,6 +62,14 @@ class AccountReport:
     finished: their cursors did not move, and the next run covers the same window again."""
     planned_writes: list[str] = attrs.field(factory=list)
     """In a dry run, every write the run would have made, one line each."""
+    held_by: Lease | None = None
+    """Set when the account was skipped because another run holds its lease: that lease.
+    Nothing was read or written for the account; it is neither a failure nor work done."""
+
+    @property
+    def skipped_held(self) -> bool:
+        """Skipped: another run holds the account."""
+        return self.held_by is not None
 
     @property
     def failed(self) -> int:
@@ -82,9 +92,15 @@ class AccountReport:
             "failures": [f.to_dict() for f in self.failures],
             "stopped": list(self.stopped),
             "planned_writes": list(self.planned_writes),
+            "held_by": None if self.held_by is None else _holder(self.held_by),
         }
 
     def to_text(self) -> str:
+        if self.held_by is not None:
+            return (
+                f"[{self.account}] skipped: another run holds this account"
+                f" ({self.held_by.describe()})"
+            )
         counts = (
             f"imported {self.imported}, updated {self.updated}, unchanged {self.unchanged}, "
             f"accepted {self.accepted}, cancelled {self.cancelled}, notified {self.notified}, "
@@ -143,3 +159,13 @@ class RunReport:
 
     def to_text(self) -> str:
         return "\n".join(a.to_text() for a in self.accounts)
+
+
+def _holder(lease: Lease) -> dict[str, Any]:
+    return {
+        "host": lease.host,
+        "pid": lease.pid,
+        "since": lease.acquired_at.isoformat(),
+        "expires_at": lease.expires_at.isoformat(),
+        "text": f"skipped: another run holds this account ({lease.describe()})",
+    }

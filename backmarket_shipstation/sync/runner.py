@@ -34,11 +34,14 @@ def engines(
     clock: Clock | None = None,
     transports: Transports | None = None,
     progress: Progress | None = None,
+    lease_clock: Clock | None = None,
 ) -> Iterator[list[SyncEngine]]:
     """One :class:`SyncEngine` per account, with its clients open for the ``with`` block.
 
     ``options`` is one :class:`SyncOptions` for all accounts or a mapping by account name
     (accounts not in it get the defaults, with ``accept_orders`` from the configuration).
+    ``lease_clock`` times the accounts' leases (real time by default, see
+    :class:`SyncEngine`).
     """
     clock = clock or SystemClock()
     with ExitStack() as stack:
@@ -57,6 +60,7 @@ def engines(
                     options=_options_for(account, options, config),
                     clock=clock,
                     progress=progress,
+                    lease_clock=lease_clock,
                 )
             )
         yield result
@@ -102,6 +106,7 @@ def run_sync(
     clock: Clock | None = None,
     transports: Transports | None = None,
     progress: Progress | None = None,
+    lease_clock: Clock | None = None,
 ) -> RunReport:
     """Sync every account of ``config`` once; each has its own cursors and report."""
     with ExitStack() as stack:
@@ -115,6 +120,7 @@ def run_sync(
             clock=clock,
             transports=transports,
             progress=progress,
+            lease_clock=lease_clock,
         ) as running:
             for engine in running:
                 report.accounts.append(engine.run())
