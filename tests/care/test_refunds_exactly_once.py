@@ -207,9 +207,10 @@ def test_a_finished_shipment_does_not_settle_a_refund_in_doubt(tmp_path: Path) -
         journal = WriteJournal(
             account=ACCOUNT, backmarket=bm, store=store, clock=sandbox.clock, dry_run=False
         )
-        journal.record(41, refund_key(7), "pending", "refund type 6 5.00")
-        journal.record(41, "ship", "pending", "shipment:1")
-        journal.load_leftovers()
-        journal.mark_notified(41, "shipment:1")
+        with journal.holding():  # the journal writes under the account's lease
+            journal.record(41, refund_key(7), "pending", "refund type 6 5.00")
+            journal.record(41, "ship", "pending", "shipment:1")
+            journal.load_leftovers()
+            journal.mark_notified(41, "shipment:1")
         assert store.get_write(ACCOUNT, 41, "ship").status == "done"  # type: ignore[union-attr]
         assert store.get_write(ACCOUNT, 41, refund_key(7)).status == "pending"  # type: ignore[union-attr]
