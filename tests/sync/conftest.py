@@ -146,6 +146,8 @@ class World:
         **sandbox_options: Any,
     ) -> None:
         self.clock = VirtualClock(START)
+        self.lease_clock = VirtualClock(START)
+        """The accounts' leases' time (real time in production): see :meth:`restart`."""
         self.sandbox = Sandbox(seed=seed, orders=orders, clock=self.clock, **sandbox_options)
         state = state or str(state_dir / f"{name}.sqlite3")  # or a postgresql:// URL
         base = sandbox_config(self.sandbox, state_path=state)
@@ -168,10 +170,16 @@ class World:
             options=options,
             clock=self.clock,
             transports=self.transports,
+            lease_clock=self.lease_clock,
         )
 
     def restart(self) -> None:
-        """After a crash: a new process opens the state file again."""
+        """After a crash: a new process opens the state file again.
+
+        A process that died could not give its account's lease back: the new one starts once
+        that lease expired (as the next cron run after a crash does, or one that waits).
+        """
+        self.lease_clock.advance(SyncOptions().lease_expiry.total_seconds() + 1)
         self.store.close()
         self.store = open_store(self.config.state_path)
         self.wire.crash_at = None
