@@ -613,8 +613,10 @@ def reserve_budgets(
         if budget is None:
             raise KeyError(f"no budget named {name!r} on this client")
         found.append((name, budget, cost))
-    now = clock.monotonic()
     times = [(name, budget, budget.earliest(cost)) for name, budget, cost in found]
+    # Read after the budgets did: on a real clock a budget with room answers an instant just
+    # past, never a wait, so "refuse unless there is room now" (a max wait of 0) holds.
+    now = clock.monotonic()
     at = max(when for _, _, when in times)
     for name, budget, when in times:
         limit = own.get(name, max_wait)

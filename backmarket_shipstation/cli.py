@@ -35,6 +35,7 @@ from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
 from ._cli_refund import add_refund_command
 from ._cli_state import add_state_commands
+from ._cli_stock import add_stock_command
 from ._cli_store import add_store_commands
 from ._cli_webhook import DEFAULT_LIMITS as WEBHOOK_LIMITS
 from ._cli_webhook import WebhookReceiver
@@ -319,6 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     add_store_commands(commands, common, config_options)
     add_refund_command(commands, common, config_options)
     add_state_commands(commands, common, config_options)
+    add_stock_command(commands, common, config_options)
     add_config_commands(commands, common)
     return parser
 

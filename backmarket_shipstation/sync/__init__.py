@@ -4,6 +4,8 @@
 - :func:`load_config` reads arguments, a TOML file and environment variables.
 - :class:`ShipStationCatalog` and :func:`load_catalog` / :class:`FileCatalog`: the catalog from
   ShipStation's product records or from a file.
+- :func:`sync_stock` pushes available quantities to the Back Market listings (a
+  :class:`StockStore` remembers what it wrote).
 - :class:`SQLiteStore` keeps cursors, order digests, write records, failures and the
   accounts' :class:`Lease` s (one run per account at a time);
   :class:`PostgresStore` keeps them in PostgreSQL for several hosts (extra ``postgres``), and
@@ -23,7 +25,17 @@ from .postgres_store import PostgresStore
 from .report import AccountReport, Failure, RunReport
 from .runner import Transports, engines, run_sync
 from .state import copy_state, open_store
-from .store import FailureRecord, Lease, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+from .stock import StockReport, StockSource, file_stock_source, sync_stock
+from .store import (
+    FailureRecord,
+    Lease,
+    OrderRecord,
+    PushedStock,
+    SQLiteStore,
+    StockStore,
+    SyncStore,
+    WriteRecord,
+)
 
 # A library's records are for the application to show: without this handler, a script that
 # never configured logging gets every warning (one per failed order) on stderr through
@@ -49,10 +61,14 @@ __all__ = [
     "OrderRecord",
     "PostgresStore",
     "Progress",
+    "PushedStock",
     "RunReport",
     "SQLiteStore",
     "SandboxRoundTrip",
     "ShipStationCatalog",
+    "StockReport",
+    "StockSource",
+    "StockStore",
     "SyncConfig",
     "SyncEngine",
     "SyncOptions",
@@ -61,6 +77,7 @@ __all__ = [
     "WriteRecord",
     "copy_state",
     "engines",
+    "file_stock_source",
     "load_catalog",
     "load_config",
     "open_store",
@@ -68,6 +85,7 @@ __all__ = [
     "round_trip",
     "run_sync",
     "sandbox_config",
+    "sync_stock",
 ]
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -50,7 +50,9 @@ __all__ = [
     "FailureRecord",
     "Lease",
     "OrderRecord",
+    "PushedStock",
     "SQLiteStore",
+    "StockStore",
     "SyncStore",
     "WriteRecord",
     "WriteStatus",
@@ -97,6 +99,33 @@ class WriteRecord:
     ``pending`` record whose claimant holds the account's live lease is in flight; any other
     ``pending`` record was left by a run that is gone. ``None``: recorded before leases
     existed (such a run is gone too)."""
+
+
+@attrs.frozen(kw_only=True)
+class PushedStock:
+    """A listing quantity the stock sync knows Back Market shows (it wrote it, or found it
+    already equal to the source)."""
+
+    account: str
+    sku: str
+    """Lower case: Back Market compares SKUs case-insensitively."""
+    listing_id: str
+    quantity: int
+    pushed_at: datetime
+
+
+class StockStore(Protocol):
+    """What :func:`~backmarket_shipstation.sync.stock.sync_stock` needs from a state store,
+    apart from :class:`SyncStore` so that a store can add it on its own (:class:`SQLiteStore`
+    has it; a server store may add the table later)."""
+
+    def pushed_stock(self, account: str) -> dict[str, PushedStock]:
+        """The last known quantity of each listing, by lower-case SKU."""
+        ...
+
+    def record_stock(self, records: Iterable[PushedStock]) -> None:
+        """Remember these quantities, atomically."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -287,6 +316,11 @@ CREATE TABLE IF NOT EXISTS failures (
     account TEXT NOT NULL, stage TEXT NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
     attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
     PRIMARY KEY (account, stage, ref)
+);
+CREATE TABLE IF NOT EXISTS stock_pushed (
+    account TEXT NOT NULL, sku TEXT NOT NULL, listing_id TEXT NOT NULL,
+    quantity INTEGER NOT NULL, pushed_at TEXT NOT NULL,
+    PRIMARY KEY (account, sku)
 );
 """
 
@@ -675,6 +709,44 @@ class SQLiteStore:
                 _text(record.last_seen),
             ),
         )
+
+    # --- StockStore (backmarket_shipstation.sync.stock) ------------------------------------
+
+    def pushed_stock(self, account: str) -> dict[str, PushedStock]:
+        """What the stock sync last made each listing say, by lower-case SKU."""
+        rows = self._execute(
+            "SELECT account, sku, listing_id, quantity, pushed_at FROM stock_pushed"
+            " WHERE account = ?",
+            (account,),
+        ).fetchall()
+        return {
+            str(row[1]): PushedStock(
+                account=str(row[0]),
+                sku=str(row[1]),
+                listing_id=str(row[2]),
+                quantity=int(row[3]),
+                pushed_at=_time(str(row[4])),
+            )
+            for row in rows
+        }
+
+    def record_stock(self, records: Iterable[PushedStock]) -> None:
+        """Remember quantities Back Market now shows (one transaction for them all)."""
+        with self.transaction():
+            for record in records:
+                self._execute(
+                    "INSERT INTO stock_pushed (account, sku, listing_id, quantity, pushed_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, sku) DO UPDATE SET"
+                    " listing_id = excluded.listing_id, quantity = excluded.quantity,"
+                    " pushed_at = excluded.pushed_at",
+                    (
+                        record.account,
+                        record.sku,
+                        record.listing_id,
+                        record.quantity,
+                        _text(record.pushed_at),
+                    ),
+                )
 
 
 def _order(row: tuple[object, ...]) -> OrderRecord:
