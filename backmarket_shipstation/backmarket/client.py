@@ -52,6 +52,7 @@ from .models import (
     ReturnReason,
 )
 from .regions import ALL_COUNTRY_CODES, Region
+from .shipping import AsyncShipping, Shipping
 
 if TYPE_CHECKING:
     import httpx  # only in annotations: httpx loads when a client is built
@@ -598,6 +599,7 @@ class BackMarketClient(SyncClientBase):
         self.care = Care(self._core)
         self.listings = Listings(self._core, over_budget=over_budget)
         self.tasks = Tasks(self._core)
+        self.shipping = Shipping(self._core)
 
     def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write: an :class:`OrderUpdate` or an orderline identifiers update."""
@@ -752,6 +754,7 @@ class AsyncBackMarketClient(AsyncClientBase):
         self.care = AsyncCare(self._core)
         self.listings = AsyncListings(self._core, over_budget=over_budget)
         self.tasks = AsyncTasks(self._core)
+        self.shipping = AsyncShipping(self._core)
 
     async def send(self, write: BackMarketWrite) -> Order | OrderlineIdentifiers | None:
         """Send one planned write."""

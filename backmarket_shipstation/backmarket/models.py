@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
@@ -35,7 +35,9 @@ __all__ = [
     "BackMarketModel",
     "BackMarketWrite",
     "Condition",
+    "Delivery",
     "DeliveryMode",
+    "DeliveryPage",
     "Gender",
     "Order",
     "OrderLine",
@@ -45,6 +47,7 @@ __all__ = [
     "OrderUpdate",
     "OrderlineIdentifiers",
     "OrderlineIdentifiersUpdate",
+    "PickupInfo",
     "ReturnReason",
     "VatType",
 ]
@@ -413,3 +416,85 @@ class OrderlineIdentifiersUpdate:
 
 BackMarketWrite: TypeAlias = OrderUpdate | OrderlineIdentifiersUpdate
 """One planned write to Back Market."""
+
+
+# --------------------------------------------------------------------------------------
+# BackShip: labels Back Market supplies (``/ws/shipping/v1``, camelCase on the wire)
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PickupInfo(BackMarketModel):
+    """The carrier pickup booked for a BackShip parcel."""
+
+    __wire_naming__: ClassVar[str] = "camel"
+
+    pickup_id: int | None = None
+    confirmation_number: str | None = None
+    date_pickup_requested: str | None = None
+    """A calendar date (``2021-05-05``), kept as sent."""
+    date_pickup_range_start: datetime | None = _blank()
+    date_pickup_range_end: datetime | None = _blank()
+    date_pickup_actual: datetime | None = _blank()
+    is_canceled: bool | None = None
+    extras: Mapping[str, Any] = extras_field()
+
+
+@attrs.frozen(kw_only=True)
+class Delivery(BackMarketModel):
+    """A BackShip delivery: the label Back Market made when the lines were accepted
+    (``GET /ws/shipping/v1/deliveries``, backmarket.md §7.4, [OAS] ``Delivery``).
+
+    ``label_url`` may be a path on the Back Market host (``/static/shipment_labels/...pdf``):
+    :meth:`absolute_label_url` resolves it. ``order`` is the order id.
+    """
+
+    __wire_naming__: ClassVar[str] = "camel"
+
+    order: int
+    shipment_id: int | None = None
+    carrier_id: int | None = None
+    orderlines: tuple[int, ...] | None = None
+    reference_number: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    carrier_name: str | None = None
+    hub_scanned: bool | None = None
+    """The label was scanned at the carrier's hub (the parcel is on its way)."""
+    invoiced_currency: str | None = None
+    invoiced_price: int | None = None
+    """What Back Market invoices for the label, as sent: an integer ([OAS] gives no unit)."""
+    date_pickup: datetime | None = _blank()
+    date_creation: datetime | None = _blank()
+    date_delivery: datetime | None = _blank()
+    label_url: str | None = None
+    type: str | None = None
+    """``DELIVERY``."""
+    pickup_info: PickupInfo | None = None
+    extras: Mapping[str, Any] = extras_field()
+
+    def absolute_label_url(self, base_url: str) -> str | None:
+        """``label_url`` as a full URL on ``base_url`` when Back Market gives a path."""
+        from urllib.parse import urljoin
+
+        if not self.label_url:
+            return None
+        return urljoin(base_url.rstrip("/") + "/", self.label_url)
+
+    @property
+    def is_live(self) -> bool:
+        """A delivery label with a tracking number whose pickup was not cancelled."""
+        cancelled = self.pickup_info is not None and self.pickup_info.is_canceled is True
+        kind = (self.type or "DELIVERY").upper()
+        return bool(self.tracking_number) and not cancelled and kind == "DELIVERY"
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryPage(BackMarketModel):
+    """One page of ``GET /ws/shipping/v1/deliveries`` (``count`` is the total)."""
+
+    results: tuple[Delivery, ...]
+    count: int | None = None
+    next: str | None = None
+    previous: str | None = None
+    extras: Mapping[str, Any] = extras_field()

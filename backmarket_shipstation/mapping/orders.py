@@ -20,7 +20,7 @@ import attrs
 
 from .._convert import UTC
 from ..backmarket.models import Address as BackMarketAddress
-from ..backmarket.models import Condition, DeliveryMode, OrderLine, OrderLineState
+from ..backmarket.models import Condition, Delivery, DeliveryMode, OrderLine, OrderLineState
 from ..backmarket.models import Order as BackMarketOrder
 from ..errors import MappingError, MissingShipToAddressError, UnknownStatusError
 from ..shipstation.models import Address as ShipStationAddress
@@ -41,8 +41,10 @@ __all__ = [
     "COUNTRIES_WITHOUT_POSTAL_CODES",
     "DEFAULT_ORDER_KEY_PREFIX",
     "DISCOUNT_LINE_KEY",
+    "BACKSHIP_NOTE",
     "ORDER_SOURCE",
     "CatalogProduct",
+    "backship_service",
     "order_key_for",
     "seller_notes",
     "to_shipstation_order",
@@ -51,6 +53,8 @@ __all__ = [
 DEFAULT_ORDER_KEY_PREFIX = "backmarket-"
 ORDER_SOURCE = "Back Market"
 """``advancedOptions.source`` of every imported order."""
+BACKSHIP_NOTE = f"{SDK_NOTE_PREFIX} BackShip label from Back Market, do not buy one:"
+"""The Internal Notes line that carries a BackShip order's label (carrier, tracking, PDF)."""
 DISCOUNT_LINE_KEY = "discount"
 """``lineItemKey`` of the adjustment line that carries an order's discount."""
 
@@ -309,7 +313,28 @@ def _discount_item(bm_order: BackMarketOrder, lines: Sequence[OrderLine]) -> Ord
     )
 
 
-def _sdk_notes(bm_order: BackMarketOrder) -> list[str]:
+def backship_service(delivery: Delivery) -> str:
+    """The requested shipping service a BackShip order shows in ShipStation's order grid."""
+    carrier = _blank(delivery.carrier_name) or "Back Market's carrier"
+    return f"BackShip {carrier} (label from Back Market)"
+
+
+def _backship_notes(delivery: Delivery | None) -> list[str]:
+    if delivery is None:
+        return [
+            f"{SDK_NOTE_PREFIX} BackShip label: not made yet (Back Market makes it once accepted)"
+        ]
+    carrier = _blank(delivery.carrier_name) or "carrier not named"
+    notes = [f"{BACKSHIP_NOTE} {carrier} {delivery.tracking_number or ''}".rstrip()]
+    if _blank(delivery.label_url):
+        notes.append(f"{SDK_NOTE_PREFIX} BackShip label PDF: {delivery.label_url}")
+    notes.append(
+        f"{SDK_NOTE_PREFIX} BackShip: when packed, Mark as Shipped (no label); IMEIs below as usual"
+    )
+    return notes
+
+
+def _sdk_notes(bm_order: BackMarketOrder, label: Delivery | None = None) -> list[str]:
     notes = []
     delivery_note = _blank(bm_order.delivery_note)
     if delivery_note:
@@ -321,6 +346,8 @@ def _sdk_notes(bm_order: BackMarketOrder) -> list[str]:
     if bm_order.is_backship is not None:
         backship = "yes (Back Market provides the label)" if bm_order.is_backship else "no"
         notes.append(f"{SDK_NOTE_PREFIX} Backship: {backship}")
+    if bm_order.is_backship:
+        notes.extend(_backship_notes(label))
     if bm_order.delivery_mode is DeliveryMode.COLLECTION_POINT:
         notes.append(f"{SDK_NOTE_PREFIX} Delivery to a collection point")
     if _blank(bm_order.currency):
@@ -343,8 +370,10 @@ def _format_utc(moment: datetime) -> str:
     return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} {utc.hour:02d}:{utc.minute:02d} UTC"
 
 
-def _internal_notes(bm_order: BackMarketOrder, existing: ShipStationOrder | None) -> str | None:
-    lines = _sdk_notes(bm_order)
+def _internal_notes(
+    bm_order: BackMarketOrder, existing: ShipStationOrder | None, label: Delivery | None
+) -> str | None:
+    lines = _sdk_notes(bm_order, label)
     kept = seller_notes(existing.internal_notes) if existing is not None else ""
     if kept:
         lines.append(kept)
@@ -379,6 +408,7 @@ def to_shipstation_order(
     catalog: Mapping[str, CatalogProduct] | None = None,
     status_map: StatusMap = DEFAULT_STATUS_MAP,
     order_key_prefix: str = DEFAULT_ORDER_KEY_PREFIX,
+    backship: Delivery | None = None,
 ) -> ShipStationOrder:
     """The ShipStation order for a Back Market order, ready for createorder(s).
 
@@ -389,6 +419,11 @@ def to_shipstation_order(
     ``catalog`` maps SKUs to weights, stock locations and extra options: a
     :class:`~backmarket_shipstation.mapping.Catalog` matches them without regard to case in
     one lookup; a plain mapping matches exact SKUs at once and scans on a miss.
+
+    For a BackShip order (``is_backship``), ``backship`` is its label (``bm.shipping.label_for``):
+    its carrier, tracking number and PDF go to SDK lines of the Internal Notes, and the
+    requested service reads ``BackShip <carrier> (label from Back Market)``, so that the packer
+    marks the order shipped instead of buying a second label (docs/guides/import-orders.md).
 
     Raises :class:`~backmarket_shipstation.errors.MissingShipToAddressError` when the shipping
     address is absent or lacks the name, street, city, country or (where the country uses
@@ -459,10 +494,14 @@ def to_shipstation_order(
         tax_amount=bm_order.sales_taxes,
         shipping_amount=bm_order.shipping_price,
         customer_notes=None,
-        internal_notes=_internal_notes(bm_order, existing),
+        internal_notes=_internal_notes(bm_order, existing, backship),
         gift=False,
         payment_method=_blank(bm_order.payment_method),
-        requested_shipping_service=_blank(bm_order.shipper_display),
+        requested_shipping_service=(
+            backship_service(backship)
+            if bm_order.is_backship and backship is not None
+            else _blank(bm_order.shipper_display)
+        ),
         weight=weight,
         advanced_options=_advanced_options(store_id),
     )

@@ -155,7 +155,12 @@ def to_backmarket_updates(
             new_state=OrderLineState.SHIPPED,
             tracking_number=notification.tracking_number,
             tracking_url=notification.tracking_url,
-            shipper=notification.shipper or OTHER_SHIPPER,
+            # A BackShip label's carrier is Back Market's own: left as Back Market has it.
+            shipper=(
+                None
+                if bm_order.is_backship and notification.shipper is None
+                else notification.shipper or OTHER_SHIPPER
+            ),
             date_shipping=notification.shipped_at,
             imei=imei,
             serial_number=serial,

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import attrs
 
+from ..backmarket.models import Delivery
 from ..errors import MappingError
 from ..shipstation.models import PACIFIC, Fulfillment, Shipment
 from ..shipstation.models import Order as ShipStationOrder
@@ -95,6 +96,7 @@ def to_shipment_notification(
     carrier_map: CarrierMap = DEFAULT_CARRIER_MAP,
     currency: str | None = None,
     requires_identifier: Callable[[IdentifiableLine], bool] = device_lines,
+    backship: Delivery | None = None,
 ) -> ShipmentNotification:
     """The notification to send Back Market for a shipped ShipStation order.
 
@@ -104,6 +106,12 @@ def to_shipment_notification(
     which quantity-1 lines must carry an IMEI or serial number (by default all of them, as
     for a store that sells phones only). The notification's ``shipped_lines`` are the
     order's items: the write plan refuses to ship a Back Market line that is not among them.
+
+    ``backship`` is the Back Market label of a BackShip order: an order marked as shipped (a
+    ``Fulfillment``, no ShipStation label bought) is reported with that label's tracking
+    number and URL, whatever the packer typed, and with no ``shipper`` (the carrier is Back
+    Market's own). A ShipStation label bought all the same is reported as it is: the parcel
+    left with it.
 
     Raises :class:`~backmarket_shipstation.errors.MappingError` when the order number is not
     a Back Market order id, the record belongs to another order, has no tracking number or
@@ -115,6 +123,7 @@ def to_shipment_notification(
         carrier_map=carrier_map,
         currency=currency,
         requires_identifier=requires_identifier,
+        backship=backship,
     )
 
 
@@ -124,6 +133,7 @@ def to_order_notification(
     carrier_map: CarrierMap = DEFAULT_CARRIER_MAP,
     currency: str | None = None,
     requires_identifier: Callable[[IdentifiableLine], bool] = device_lines,
+    backship: Delivery | None = None,
 ) -> ShipmentNotification:
     """One notification for a Back Market order shipped in one or several parcels.
 
@@ -143,7 +153,10 @@ def to_order_notification(
     if not parts:
         raise MappingError("no shipment to report")
     labels = sorted(
-        (_label_notification(order, record, carrier_map, currency) for order, record in parts),
+        (
+            _label_notification(order, record, carrier_map, currency, backship)
+            for order, record in parts
+        ),
         key=_earliest,
     )
     order_id = labels[0].order_id
@@ -207,6 +220,7 @@ def _label_notification(
     record: Shipment | Fulfillment,
     carrier_map: CarrierMap,
     currency: str | None,
+    backship: Delivery | None = None,
 ) -> ShipmentNotification:
     """The notification of one label or mark-as-shipped record, without identifiers."""
     order_id = backmarket_order_id(ss_order)
@@ -222,6 +236,14 @@ def _label_notification(
     if record.voided:
         raise MappingError("the label was voided: nothing to notify", order_id=order_id)
     tracking_number = (record.tracking_number or "").replace(" ", "")
+    with_backship = backship is not None and (
+        isinstance(record, Fulfillment) or not tracking_number
+    )
+    if backship is not None and with_backship:
+        # Shipped with Back Market's label: its tracking is what Back Market follows.
+        tracking_number = (backship.tracking_number or "").replace(" ", "")
+        if not tracking_number:
+            raise MappingError("the BackShip label has no tracking number yet", order_id=order_id)
     if not tracking_number:
         raise MappingError("no tracking number: Back Market requires one", order_id=order_id)
 
@@ -239,6 +261,11 @@ def _label_notification(
         ship_date = shipped_at.astimezone(PACIFIC).date() if shipped_at is not None else None
 
     choice = carrier_map.shipper_for(record.carrier_code, service_code)
+    shipper: str | None = choice.shipper
+    tracking_url = tracking_url_for(choice.shipper, tracking_number)
+    if backship is not None and with_backship:
+        shipper = None  # Back Market's own carrier: nothing to name or replace
+        tracking_url = backship.tracking_url or None
     return ShipmentNotification(
         order_id=order_id,
         status=NotificationStatus.SHIPPED,
@@ -247,10 +274,10 @@ def _label_notification(
         shipstation_order_id=ss_order.order_id,
         shipment_id=record.shipment_id if isinstance(record, Shipment) else None,
         fulfillment_id=record.fulfillment_id if isinstance(record, Fulfillment) else None,
-        tracking_url=tracking_url_for(choice.shipper, tracking_number),
+        tracking_url=tracking_url,
         carrier_code=record.carrier_code,
         service_code=service_code,
-        shipper=choice.shipper,
+        shipper=shipper,
         carrier_fee=fee,
         currency=currency if fee is not None else None,
         ship_date=ship_date,

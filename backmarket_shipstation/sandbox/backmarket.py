@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from ..clock import Clock
+from ._bm_backship import BackshipSimulator
 from ._bm_care import CareSimulator, PlainText
 from ._bm_listings import ListingError, ListingsDesk
 from ._cloudflare import firewall_block, ray_id
@@ -120,6 +121,9 @@ _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/ws/listings/detail"), {"GET": "_listing_detail"}),
     (re.compile(r"/ws/listings/([^/]+)"), {"GET": "_get_listing", "POST": "_update_listing"}),
     (re.compile(r"/ws/tasks/(\d+)"), {"GET": "_get_task"}),
+    # BackShip (sandbox/_bm_backship.py)
+    (re.compile(r"/ws/shipping/v1/deliveries"), {"GET": "_list_deliveries"}),
+    (re.compile(r"/ws/shipping/v1/deliveries/(\d+)"), {"GET": "_get_delivery"}),
 )
 _CATALOG_PATH = re.compile(r"/ws/listings(?:/.*)?")
 _DEFAULT_PAGE_SIZE = 10
@@ -129,11 +133,15 @@ _MAX_PAGE_SIZE = 50
 class SimulatorError(Exception):
     """An error response the simulator answers with (status, V1 code and message)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, data: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.data = data
+        """The envelope's ``data`` (BackShip's 422 names the bad fields there)."""
 
 
 def parse_filter_date(text: str) -> datetime:
@@ -195,8 +203,9 @@ class _Identifiers(Mapping[int, str]):
         return f"<device {self._kind} identifiers of {self._simulator!r}>"
 
 
-class BackMarketSimulator(CareSimulator):
-    """The Back Market seller API's order and care endpoints, in memory, on raw JSON dicts.
+class BackMarketSimulator(CareSimulator, BackshipSimulator):
+    """The Back Market seller API's order, care and BackShip endpoints, in memory, on raw
+    JSON dicts.
 
     Thread-safe (one lock around all state). Time comes only from ``clock``: the rate-limit
     window, ``date_modification`` bumps and the generated data's "now".
@@ -333,6 +342,7 @@ class BackMarketSimulator(CareSimulator):
         """IMEIs of the smartphones to pack, by orderline id (not set on the order until sent)."""
         self.device_serials: Mapping[int, str] = _Identifiers(self, "serial_number")
         """Serial numbers of the tablets and laptops to pack, by orderline id."""
+        self._init_backship()
         self._init_care(
             care_folders=care_folders,
             care_limits=care_limits,
@@ -420,11 +430,14 @@ class BackMarketSimulator(CareSimulator):
         *,
         country_code: str | None = None,
         identifiers: Mapping[int, tuple[str, str]] | None = None,
+        backship: bool = False,
     ) -> dict[str, Any]:
         """A new realistic order in state 1 (paid, to accept), created now, and stored.
 
         Its devices' identifiers join :attr:`device_imeis`/:attr:`device_serials`. Examples use
         it to show "a new order arrives". ``country_code`` picks the market (e.g. ``"en-us"``).
+        ``backship=True`` makes it a BackShip order: Back Market makes its label when a line
+        is accepted (see :meth:`deliveries_of`).
         """
         with self._lock:
             for attempt in range(10_000):
@@ -449,6 +462,7 @@ class BackMarketSimulator(CareSimulator):
                 tracking_number="",
                 tracking_url="",
                 shipper="",
+                is_backship=backship,
             )
             renumbered: dict[int, tuple[str, str]] = {}
             for line in order["orderlines"]:
@@ -520,6 +534,8 @@ class BackMarketSimulator(CareSimulator):
                     error.status,
                     {"error": {"code": error.code, "message": error.message}},
                 )
+                if error.data is not None:
+                    body["data"] = dict(error.data)
             if isinstance(body, PlainText):
                 return self._with_ray(
                     httpx.Response(
@@ -797,6 +813,7 @@ class BackMarketSimulator(CareSimulator):
                     line["return_message"] = message
             for line in movable:
                 line["state"] = new_state
+        self._backship_label(order)
         self._commit(position, order)
         return 200, self._render(position)
 

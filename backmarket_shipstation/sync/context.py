@@ -19,6 +19,7 @@ from typing import cast
 import attrs
 
 from ..backmarket.client import BackMarketClient
+from ..backmarket.models import Delivery, OrderLineState
 from ..backmarket.models import Order as BackMarketOrder
 from ..clock import Clock
 from ..errors import BackMarketShipStationError, LeaseLostError, MappingError, StateStoreError
@@ -98,7 +99,11 @@ class AccountContext:
         return self.lease.writing()
 
     def map(
-        self, bm_order: BackMarketOrder, *, existing: ShipStationOrder | None
+        self,
+        bm_order: BackMarketOrder,
+        *,
+        existing: ShipStationOrder | None,
+        backship: Delivery | None = None,
     ) -> ShipStationOrder:
         return to_shipstation_order(
             bm_order,
@@ -107,7 +112,18 @@ class AccountContext:
             catalog=self.catalog(),
             status_map=self.options.status_map,
             order_key_prefix=self.options.order_key_prefix,
+            backship=backship,
         )
+
+    def backship_label(self, bm_order: BackMarketOrder) -> Delivery | None:
+        """The Back Market label of a BackShip order, once a line is accepted (one call);
+        ``None`` for any other order and before Back Market made it."""
+        if not bm_order.is_backship or not any(
+            line.state in (OrderLineState.ACCEPTED, OrderLineState.SHIPPED)
+            for line in bm_order.lines
+        ):
+            return None
+        return self.bm.shipping.label_for(bm_order.order_id)
 
     def catalog(self) -> Catalog | None:
         """This run's catalog; a :class:`CatalogSource` is read once, at the first call

@@ -6,8 +6,10 @@ them back once accepted (Back Market reveals the buyer's details then), map them
 them to ShipStation in bulk (100 per call) under deterministic ``orderKey`` s. An order whose
 mapped payload has not changed since the last push costs no write; one that changed is
 merged over the order as ShipStation holds it, so the seller's Internal Notes (their IMEIs)
-and other edits survive. An order whose lines were all cancelled or refunded on Back
-Market is set to cancelled in ShipStation while it is still open there.
+and other edits survive. A BackShip order (``is_backship``) carries Back Market's label
+(carrier, tracking number, PDF) in its notes once accepted, so that the packer buys none.
+An order whose lines were all cancelled or refunded on Back Market is set to cancelled in
+ShipStation while it is still open there.
 """
 
 from __future__ import annotations
@@ -171,7 +173,9 @@ class ImportLoop:
             report.skipped += 1
             return
         try:
-            fresh = ctx.map(bm_order, existing=None)
+            # A BackShip order carries Back Market's label, so that no second one is bought.
+            label = ctx.backship_label(bm_order)
+            fresh = ctx.map(bm_order, existing=None, backship=label)
         except BackMarketShipStationError as exc:
             ctx.fail(report, "import", order_id, exc)
             return
@@ -193,7 +197,7 @@ class ImportLoop:
                 self._remember_locked(bm_order, record, existing, fingerprint, report)
                 return
             try:
-                order = ctx.map(bm_order, existing=existing)
+                order = ctx.map(bm_order, existing=existing, backship=label)
             except BackMarketShipStationError as exc:
                 ctx.fail(report, "import", order_id, exc)
                 return

@@ -3,9 +3,10 @@
 List the labels (shipments) of the Back Market store and the mark-as-shipped fulfillments
 created since the notify cursor (overlapping, de-duplicated), build the notification with
 the IMEIs and serial numbers from the order's Internal Notes, and run the Back Market
-write plan through the write journal (:mod:`.journal`). An order whose identifiers are
-missing or invalid is reported and retried on the next run; nothing is sent for it, and it
-never holds the others back.
+write plan through the write journal (:mod:`.journal`). A BackShip order marked as shipped
+(no ShipStation label) is reported with Back Market's label (``GET
+/ws/shipping/v1/deliveries``). An order whose identifiers are missing or invalid is reported
+and retried on the next run; nothing is sent for it, and it never holds the others back.
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ class NotifyLoop:
                 carrier_map=ctx.options.carrier_map,
                 currency=bm_order.currency,
                 requires_identifier=ctx.options.requires_identifier,
+                # Marked as shipped without a label: Back Market's own label went out.
+                backship=ctx.backship_label(bm_order),
             )
             try:
                 plan = self._plan(notification, bm_order)

@@ -27,6 +27,7 @@ import attrs
 
 from ..backmarket.regions import Region
 from ..clock import VirtualClock
+from ..mapping.orders import BACKSHIP_NOTE
 from ..sandbox import Sandbox
 from .config import AccountConfig, SyncConfig
 from .engine import Progress, SyncOptions
@@ -86,7 +87,9 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
     """Play the packer in the simulated ShipStation: type identifiers, buy labels.
 
     Every open order of the Back Market store gets its devices' IMEIs or serial numbers in
-    its Internal Notes (one ``SKU: IMEI`` line per device) and a label. With
+    its Internal Notes (one ``SKU: IMEI`` line per device) and a label; a BackShip order,
+    whose notes carry Back Market's label, is marked as shipped instead (no label bought,
+    not counted in the labels). With
     ``forget_every=n``, every n-th order gets a label but no identifiers, as happens when a
     packer forgets. Returns ``(labels bought, orders left without identifiers)``.
     """
@@ -107,6 +110,12 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
                 simulator.add_order({**order, "internalNotes": f"{existing}\n{notes}".strip()})
         else:
             forgotten += 1
+        backship = _backship_tracking(order.get("internalNotes"))
+        if backship is not None:
+            # Back Market's label is in the notes: the packer sticks it on and marks the
+            # order shipped in ShipStation, buying no label.
+            simulator.mark_shipped(int(order["orderId"]), tracking_number=backship)
+            continue
         carrier, service = _CARRIERS[index % len(_CARRIERS)]
         # The packer weighs the parcel when the order carries no weight (no catalog given).
         weight = order.get("weight") or {"value": 320, "units": "grams"}
@@ -115,6 +124,15 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
         )
         bought += 1
     return bought, forgotten
+
+
+def _backship_tracking(notes: str | None) -> str | None:
+    """The tracking number of the BackShip label the import wrote in the notes, if any."""
+    for line in (notes or "").splitlines():
+        if line.startswith(BACKSHIP_NOTE):
+            words = line[len(BACKSHIP_NOTE) :].split()
+            return words[-1] if len(words) >= 2 else None
+    return None
 
 
 def type_missing_identifiers(sandbox: Sandbox) -> int:

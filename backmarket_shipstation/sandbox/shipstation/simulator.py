@@ -315,6 +315,37 @@ class ShipStationSimulator(
             label: dict[str, Any] = _plain(self._direct(lambda: self._create_label(body)))
             return label
 
+    def mark_shipped(
+        self,
+        order_id: int,
+        *,
+        carrier_code: str = "other",
+        tracking_number: str | None = None,
+        ship_date: str | None = None,
+    ) -> dict[str, Any]:
+        """Mark an order shipped without a label, exactly as ``POST /orders/markasshipped``
+        does (a fulfillment is stored; no label, no SHIP_NOTIFY). Not rate-limited. Raises
+        :class:`SimulatorRequestError` where the endpoint would answer an error."""
+        body = {
+            "orderId": order_id,
+            "carrierCode": carrier_code,
+            "shipDate": ship_date,
+            "trackingNumber": tracking_number,
+            "notifyCustomer": False,
+            "notifySalesChannel": False,
+        }
+        request = _Request(
+            method="POST",
+            path="/orders/markasshipped",
+            url=f"{self.base_url}/orders/markasshipped",
+            query={},
+            content=json.dumps(body).encode(),
+            params={},
+        )
+        with self._lock:
+            result: dict[str, Any] = _plain(self._direct(lambda: self._mark_as_shipped(request)))
+            return result
+
     def buy_another_label(
         self,
         order_id: int,
