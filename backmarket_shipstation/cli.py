@@ -549,6 +549,7 @@ def _round_trip_dict(result: SandboxRoundTrip, code: int) -> dict[str, Any]:
         "notify": result.notified.to_dict(),
         "recovered": None if result.recovered is None else result.recovered.to_dict(),
         "labels_bought": result.labels_bought,
+        "backship_marked_shipped": result.marked_shipped,
         "left_without_identifiers": result.left_without_identifiers,
         "exit_code": code,
     }
@@ -565,6 +566,11 @@ def _round_trip_text(result: SandboxRoundTrip) -> str:
         "",
         "summary",
         f"  labels bought in ShipStation: {result.labels_bought}",
+        *(
+            [f"  BackShip orders marked shipped (Back Market's label): {result.marked_shipped}"]
+            if result.marked_shipped
+            else []
+        ),
         f"  shipments sent to Back Market: {sum(a.notified for a in result.notified.accounts)}",
         f"  orders packed without an IMEI or serial: {result.left_without_identifiers}",
     ]

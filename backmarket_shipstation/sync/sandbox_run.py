@@ -36,7 +36,9 @@ from .runner import run_sync
 from .state import open_store
 
 __all__ = [
+    "Packed",
     "SandboxRoundTrip",
+    "pack",
     "pack_and_ship",
     "round_trip",
     "sandbox_config",
@@ -56,6 +58,8 @@ class SandboxRoundTrip:
     """The run after the packer typed the forgotten IMEIs (``None`` when none was forgotten)."""
     labels_bought: int
     left_without_identifiers: int
+    marked_shipped: int = 0
+    """BackShip orders the packer marked as shipped with Back Market's label (none bought)."""
 
     @property
     def exit_code(self) -> int:
@@ -83,18 +87,39 @@ def sandbox_config(sandbox: Sandbox, *, state_path: str = ":memory:") -> SyncCon
     )
 
 
+@attrs.frozen(kw_only=True)
+class Packed:
+    """What the sandbox packer did: labels bought, BackShip orders marked as shipped (Back
+    Market's label, none bought), and orders packed without their identifiers."""
+
+    labels_bought: int
+    marked_shipped: int
+    left_without_identifiers: int
+
+    @property
+    def shipped(self) -> int:
+        """Every order that left: with a ShipStation label or with Back Market's."""
+        return self.labels_bought + self.marked_shipped
+
+
 def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]:
-    """Play the packer in the simulated ShipStation: type identifiers, buy labels.
+    """Play the packer in the simulated ShipStation: type identifiers, ship every open order.
 
     Every open order of the Back Market store gets its devices' IMEIs or serial numbers in
     its Internal Notes (one ``SKU: IMEI`` line per device) and a label; a BackShip order,
-    whose notes carry Back Market's label, is marked as shipped instead (no label bought,
-    not counted in the labels). With
-    ``forget_every=n``, every n-th order gets a label but no identifiers, as happens when a
-    packer forgets. Returns ``(labels bought, orders left without identifiers)``.
+    whose notes carry Back Market's label, is marked as shipped instead (no label bought).
+    With ``forget_every=n``, every n-th order ships without its identifiers, as happens when
+    a packer forgets. Returns ``(orders shipped, orders left without identifiers)``; see
+    :func:`pack` for labels and BackShip orders apart.
     """
+    packed = pack(sandbox, forget_every=forget_every)
+    return packed.shipped, packed.left_without_identifiers
+
+
+def pack(sandbox: Sandbox, *, forget_every: int = 0) -> Packed:
+    """:func:`pack_and_ship`, telling labels bought and BackShip orders marked shipped apart."""
     simulator = sandbox.shipstation
-    bought = forgotten = 0
+    bought = marked = forgotten = 0
     open_orders = [
         order
         for order in simulator.orders()
@@ -115,6 +140,7 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
             # Back Market's label is in the notes: the packer sticks it on and marks the
             # order shipped in ShipStation, buying no label.
             simulator.mark_shipped(int(order["orderId"]), tracking_number=backship)
+            marked += 1
             continue
         carrier, service = _CARRIERS[index % len(_CARRIERS)]
         # The packer weighs the parcel when the order carries no weight (no catalog given).
@@ -123,7 +149,7 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
             int(order["orderId"]), carrier_code=carrier, service_code=service, weight=weight
         )
         bought += 1
-    return bought, forgotten
+    return Packed(labels_bought=bought, marked_shipped=marked, left_without_identifiers=forgotten)
 
 
 def _backship_tracking(notes: str | None) -> str | None:
@@ -204,8 +230,16 @@ def round_trip(
             progress=progress,
         )  # fmt: skip
         clock.advance(timedelta(hours=3).total_seconds())
-        say("packing: IMEIs typed into Internal Notes, labels bought in ShipStation")
-        bought, forgotten = (0, 0) if dry_run else pack_and_ship(sandbox, forget_every=forget_every)
+        say(
+            "packing: IMEIs typed into Internal Notes, labels bought in ShipStation "
+            "(BackShip orders: marked shipped with Back Market's label)"
+        )
+        packed = (
+            Packed(labels_bought=0, marked_shipped=0, left_without_identifiers=0)
+            if dry_run
+            else pack(sandbox, forget_every=forget_every)
+        )
+        forgotten = packed.left_without_identifiers
         clock.advance(timedelta(hours=1).total_seconds())
         say("sync 2: send shipments, tracking numbers and IMEIs back to Back Market")
         notified = run_sync(
@@ -225,6 +259,7 @@ def round_trip(
         imported=imported,
         notified=notified,
         recovered=recovered,
-        labels_bought=bought,
+        labels_bought=packed.labels_bought,
+        marked_shipped=packed.marked_shipped,
         left_without_identifiers=forgotten,
     )

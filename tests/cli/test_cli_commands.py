@@ -47,7 +47,9 @@ def test_sync_sandbox_prints_both_reports_and_what_happened(
     assert "sync 1 (import)" in out
     assert "sync 2 (notify)" in out
     assert "[sandbox] imported 12," in out
-    assert "labels bought in ShipStation: 12" in out
+    assert "labels bought in ShipStation: 11" in out
+    # the sandbox's BackShip order left with Back Market's label: none bought for it
+    assert "BackShip orders marked shipped (Back Market's label): 1" in out
     assert "shipments sent to Back Market: 11" in out
     assert "orders packed without an IMEI or serial: 1" in out
     assert "FAILED notify order 41000015" in out
@@ -72,7 +74,8 @@ def test_sync_sandbox_json_is_valid_json(capsys: pytest.CaptureFixture[str]) -> 
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert code == result["exit_code"] == cli.EXIT_OK
-    assert result["labels_bought"] == 12
+    assert result["labels_bought"] == 11
+    assert result["backship_marked_shipped"] == 1
     assert result["left_without_identifiers"] == 1
     (imported,) = result["import"]["accounts"]
     (notified,) = result["notify"]["accounts"]
