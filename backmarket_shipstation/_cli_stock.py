@@ -1,6 +1,8 @@
 """``backmarket-shipstation stock sync``: push available quantities to Back Market listings.
 
 Reads a stock file (CSV or JSON, :func:`~backmarket_shipstation.sync.stock.file_stock_source`)
+or ShipStation's V2 inventory (``--source shipstation``,
+:func:`~backmarket_shipstation.sync.stock_shipstation.shipstation_stock_source`)
 and runs :func:`~backmarket_shipstation.sync.stock.sync_stock` for one account, remembering
 what was written in the state file. ``--sandbox`` runs it against the built-in sandbox.
 """
@@ -84,7 +86,9 @@ def _demo_source(quantities: Mapping[str, int], seed: int) -> dict[str, int]:
 
 
 def _cmd_stock_sync(args: argparse.Namespace) -> int:
+    from .shipstation.inventory import ShipStationInventoryClient
     from .sync.stock import file_stock_source, sync_stock
+    from .sync.stock_shipstation import shipstation_stock_source
     from .sync.store import SQLiteStore
 
     if args.sandbox:
@@ -98,11 +102,21 @@ def _cmd_stock_sync(args: argparse.Namespace) -> int:
             clock=VirtualClock(),
             backmarket_options={"listings": args.listings},
         )
-        source: Any = (
-            file_stock_source(args.source)
-            if args.source
-            else _demo_source(box.backmarket.listings.quantities(), args.seed)
-        )
+        source: Any
+        if args.source == "shipstation":
+            # ShipStation's V2 inventory holds the stock (one SKU in ten changed).
+            demo = _demo_source(box.backmarket.listings.quantities(), args.seed)
+            box.shipstation_inventory.seed_from(demo)
+            v2 = ShipStationInventoryClient(
+                api_key=box.shipstation_v2_api_key,
+                transport=box.shipstation_v2_transport(),
+                clock=box.clock,
+            )
+            source = shipstation_stock_source(v2)
+        elif args.source:
+            source = file_stock_source(args.source)
+        else:
+            source = _demo_source(box.backmarket.listings.quantities(), args.seed)
         with (
             SQLiteStore(":memory:") as store,
             BackMarketClient(
@@ -120,7 +134,9 @@ def _cmd_stock_sync(args: argparse.Namespace) -> int:
     from .sync.runner import backmarket_client
 
     if not args.source:
-        raise ConfigurationError("stock sync needs --source FILE (a .csv or .json stock file)")
+        raise ConfigurationError(
+            "stock sync needs --source FILE (a .csv or .json stock file) or --source shipstation"
+        )
     config = load_config(args.config, overrides={"state_path": args.state} if args.state else None)
     account = config.accounts[0]
     if args.account is not None:
@@ -139,16 +155,39 @@ def _cmd_stock_sync(args: argparse.Namespace) -> int:
             "stock table yet; give --state a file path"
         )
     path = ":memory:" if args.dry_run else sqlite_path(config.state_path)
+    live_source: Any = (
+        shipstation_stock_source(_v2_client(), inventory_warehouse_id=args.inventory_warehouse)
+        if args.source == "shipstation"
+        else file_stock_source(args.source)
+    )
     with SQLiteStore(path) as store, backmarket_client(account) as bm:
         report = sync_stock(
             bm,
-            file_stock_source(args.source),
+            live_source,
             store,
             account=account.name,
             dry_run=args.dry_run,
             wait=args.wait,
         )
     return _print(args, report)
+
+
+def _v2_client() -> Any:
+    """The ShipStation V2 client of ``--source shipstation``, from the environment."""
+    import os
+
+    from .errors import ConfigurationError
+    from .shipstation.inventory import ShipStationInventoryClient
+
+    key = os.environ.get("SHIPSTATION_V2_API_KEY", "").strip()
+    if not key:
+        raise ConfigurationError(
+            "--source shipstation reads ShipStation's V2 inventory: set SHIPSTATION_V2_API_KEY "
+            "(Settings > API Settings > V2 API; not the V1 key and secret)"
+        )
+    return ShipStationInventoryClient(
+        api_key=key, base_url=os.environ.get("SHIPSTATION_V2_BASE_URL") or None
+    )
 
 
 def _print(args: argparse.Namespace, report: StockReport) -> int:
@@ -177,7 +216,15 @@ def add_stock_command(
     )
     config_options(sync)
     sync.add_argument(
-        "--source", metavar="FILE", help="stock file: .csv (sku + available/quantity) or .json"
+        "--source",
+        metavar="FILE|shipstation",
+        help="stock file: .csv (sku + available/quantity) or .json; or 'shipstation' for "
+        "ShipStation's V2 inventory (SHIPSTATION_V2_API_KEY)",
+    )
+    sync.add_argument(
+        "--inventory-warehouse",
+        metavar="ID",
+        help="with --source shipstation: one V2 inventory warehouse (default: all, summed)",
     )
     sync.add_argument("--account", metavar="NAME", help="account name (default: the first)")
     sync.add_argument("--dry-run", action="store_true", help="list the writes, send nothing")

@@ -119,7 +119,7 @@ DEFAULT_CLOCK: Clock = SystemClock()
 _MAX_MESSAGE = 500
 """API error texts are cut to this length: enough to act on, short enough for a log line."""
 
-ApiName = Literal["Back Market", "ShipStation"]
+ApiName = Literal["Back Market", "ShipStation", "ShipStation V2"]
 
 
 # --------------------------------------------------------------------------------------
@@ -1019,6 +1019,7 @@ class _Core:
         rng: random.Random | None = None,
         budgets: Mapping[str, Budget] | None = None,
         max_budget_wait: float | None = 120.0,
+        auth_header: str = "Authorization",
     ) -> None:
         import logging
         import random
@@ -1027,6 +1028,7 @@ class _Core:
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
         self._authorization = authorization
+        self._auth_header = auth_header
         self.limiter = limiter
         self.budgets: Mapping[str, Budget] = dict(budgets or {})
         """Per-endpoint budgets by name (see :class:`Request.budgets`)."""
@@ -1044,7 +1046,7 @@ class _Core:
 
     def headers(self) -> dict[str, str]:
         headers = dict(self._headers)
-        headers["Authorization"] = self._authorization.reveal()
+        headers[self._auth_header] = self._authorization.reveal()
         return headers
 
     def build(self, http: httpx.Client | httpx.AsyncClient, request: Request[Any]) -> httpx.Request:

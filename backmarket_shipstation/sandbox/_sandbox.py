@@ -20,11 +20,13 @@ from .counters import RequestCounters
 from .faults import FaultInjector, FaultPlan
 from .server import SandboxServer
 from .shipstation import ShipStationSimulator
+from .shipstation_v2 import ShipStationInventorySimulator
 from .transport import SimulatorTransport
 
 __all__ = [
     "BACKMARKET_PREFIX",
     "SHIPSTATION_PREFIX",
+    "SHIPSTATION_V2_PREFIX",
     "Sandbox",
     "ServedSandbox",
     "describe",
@@ -33,6 +35,7 @@ __all__ = [
 
 BACKMARKET_PREFIX = "/backmarket"
 SHIPSTATION_PREFIX = "/shipstation"
+SHIPSTATION_V2_PREFIX = "/shipstation-v2"
 
 
 class Sandbox:
@@ -54,6 +57,7 @@ class Sandbox:
 
     backmarket_base_url = "https://www.backmarket.fr"
     shipstation_base_url = "https://ssapi.shipstation.com"
+    shipstation_v2_base_url = "https://api.shipstation.com"
 
     def __init__(
         self,
@@ -92,6 +96,14 @@ class Sandbox:
         )
         self.shipstation_store_id: int = self.shipstation.backmarket_store_id
         """The id of the ShipStation store connected to Back Market."""
+        self.shipstation_v2_api_key = f"{rng.getrandbits(128):032x}"
+        """The V2 API key (``api-key`` header) of the simulated account."""
+        self.shipstation_inventory = ShipStationInventorySimulator(
+            clock=self.clock,
+            api_key=self.shipstation_v2_api_key,
+            base_url=self.shipstation_v2_base_url,
+        )
+        """ShipStation V2 inventory (``GET /v2/inventory``): empty until stock is set."""
         self.counters = RequestCounters()
         plan = faults or FaultPlan()
         self.backmarket_faults = FaultInjector(plan, clock=self.clock, api="backmarket")
@@ -130,6 +142,15 @@ class Sandbox:
         """An in-process transport (sync and async) to the ShipStation simulator."""
         return SimulatorTransport(
             self.shipstation.handle, self.shipstation_faults, self.counters, api="shipstation"
+        )
+
+    def shipstation_v2_transport(self) -> SimulatorTransport:
+        """An in-process transport to the ShipStation V2 inventory simulator."""
+        return SimulatorTransport(
+            self.shipstation_inventory.handle,
+            self.shipstation_faults,
+            self.counters,
+            api="shipstation_v2",
         )
 
     def seed_products(self) -> int:
@@ -179,6 +200,7 @@ class ServedSandbox:
             {
                 BACKMARKET_PREFIX: sandbox.backmarket_transport().pipeline,
                 SHIPSTATION_PREFIX: sandbox.shipstation_transport().pipeline,
+                SHIPSTATION_V2_PREFIX: sandbox.shipstation_v2_transport().pipeline,
             },
             host=host,
             port=port,
@@ -187,7 +209,11 @@ class ServedSandbox:
         """Base URL of the served Back Market API (``…/backmarket``; append ``/ws/orders``)."""
         self.shipstation_url = self.server.url + SHIPSTATION_PREFIX
         """Base URL of the served ShipStation API (``…/shipstation``; append ``/orders``)."""
+        self.shipstation_v2_url = self.server.url + SHIPSTATION_V2_PREFIX
+        """Base URL of the served ShipStation V2 inventory (append ``/v2/inventory``)."""
         self._previous_urls = (sandbox.backmarket.base_url, sandbox.shipstation.base_url)
+        self._previous_v2_url = sandbox.shipstation_inventory.base_url
+        sandbox.shipstation_inventory.base_url = self.shipstation_v2_url
         sandbox.backmarket.base_url = self.backmarket_url
         sandbox.shipstation.base_url = self.shipstation_url
         self._stopping = threading.Event()
@@ -212,6 +238,7 @@ class ServedSandbox:
             self._webhooks.join()
         self.server.stop()
         self.sandbox.backmarket.base_url, self.sandbox.shipstation.base_url = self._previous_urls
+        self.sandbox.shipstation_inventory.base_url = self._previous_v2_url
 
     def __enter__(self) -> ServedSandbox:
         return self

@@ -5,6 +5,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import AsyncShipStationClient, ShipStationClient
+    from .inventory import (
+        AsyncShipStationInventoryClient,
+        InventoryLevel,
+        InventoryPage,
+        ShipStationInventoryClient,
+    )
 from ..errors import UntrustedWebhookURLError
 from .models import (
     PACIFIC,
@@ -63,6 +69,10 @@ from .models import (
 )
 
 __all__ = [
+    "AsyncShipStationInventoryClient",
+    "InventoryLevel",
+    "InventoryPage",
+    "ShipStationInventoryClient",
     "AsyncShipStationClient",
     "ShipStationClient",
     "UntrustedWebhookURLError",
@@ -124,7 +134,15 @@ __all__ = [
 
 # The clients load on first use, so that importing the models (as the pure mapping layer does)
 # does not pull in the HTTP stack.
-_LAZY = {"ShipStationClient": ".client", "AsyncShipStationClient": ".client"}
+_LAZY = {
+    "ShipStationClient": ".client",
+    "AsyncShipStationClient": ".client",
+    # V2 inventory (its own API: the api-key header, 200 requests a minute)
+    "ShipStationInventoryClient": ".inventory",
+    "AsyncShipStationInventoryClient": ".inventory",
+    "InventoryLevel": ".inventory",
+    "InventoryPage": ".inventory",
+}
 
 
 def __getattr__(name: str) -> Any:
