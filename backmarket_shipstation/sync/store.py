@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta, timezone
@@ -373,9 +374,11 @@ class SQLiteStore:
             return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per step.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # The busy timeout first: processes started at once (cron, several servers) all open
+        # a new file together, and switching it to WAL waits for the others' locks.
         self._db.execute("PRAGMA busy_timeout=10000")
+        self._wal()
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._upgrade()
 
@@ -385,6 +388,18 @@ class SQLiteStore:
             if "claimant" not in self._columns("writes"):
                 # Records from before leases: claimant NULL, i.e. left by a run that is gone.
                 self._execute("ALTER TABLE writes ADD COLUMN claimant TEXT")
+
+    def _wal(self) -> None:
+        # SQLite answers "database is locked" at once, without waiting, when another
+        # connection is changing the journal mode of a new file at the same moment.
+        for attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     def _columns(self, table: str) -> set[str]:
         return {str(row[1]) for row in self._execute(f"PRAGMA table_info({table})").fetchall()}
