@@ -162,6 +162,12 @@ def test_sigkill_at_twenty_points_then_restart_loses_nothing(
         "--state",
         str(state),
         "--json",
+        # A killed run cannot give its account's lease back: the next one, started at once,
+        # waits for it to expire (as a cron run with --wait-for-lease does), then resumes.
+        "--lease-expiry",
+        "1",
+        "--wait-for-lease",
+        "5",
     ]
     rng = random.Random(20)
     bm = sandbox.backmarket
