@@ -286,6 +286,10 @@ def describe(served: ServedSandbox) -> str:
             f"  try            curl -u '{sandbox.shipstation_api_key}:"
             f"{sandbox.shipstation_api_secret}' '{served.shipstation_url}/stores'",
             "",
+            "ShipStation V2 (inventory)",
+            f"  base URL       {served.shipstation_v2_url}",
+            f"  API key        {sandbox.shipstation_v2_api_key}",
+            "",
             "Point the CLI and the examples at it (paste into your shell):",
             "",
             f"export BACKMARKET_TOKEN='{sandbox.backmarket_token}'",
@@ -295,6 +299,8 @@ def describe(served: ServedSandbox) -> str:
             f"export SHIPSTATION_API_SECRET='{sandbox.shipstation_api_secret}'",
             f"export SHIPSTATION_BASE_URL='{served.shipstation_url}'",
             f"export SHIPSTATION_STORE_ID='{sandbox.shipstation_store_id}'",
+            f"export SHIPSTATION_V2_API_KEY='{sandbox.shipstation_v2_api_key}'",
+            f"export SHIPSTATION_V2_BASE_URL='{served.shipstation_v2_url}'",
         ]
     )
 
@@ -317,6 +323,8 @@ def serve_forever(
     stream = out or sys.stdout
     sandbox = Sandbox(seed=seed, orders=orders, clock=SystemClock(), faults=faults)
     sandbox.seed_products()  # so that catalog = "shipstation" has weights and bins to read
+    # ShipStation's V2 inventory holds the listings' stock: stock sync --source shipstation.
+    sandbox.shipstation_inventory.seed_from(sandbox.backmarket.listings.quantities())
     served = sandbox.serve(host, port)
     try:
         print(describe(served), file=stream, flush=True)

@@ -203,7 +203,7 @@ def test_sandbox_serve_prints_a_ready_to_paste_export_block(
     assert names == [
         "BACKMARKET_TOKEN", "BACKMARKET_USER_AGENT", "BACKMARKET_BASE_URL",
         "SHIPSTATION_API_KEY", "SHIPSTATION_API_SECRET", "SHIPSTATION_BASE_URL",
-        "SHIPSTATION_STORE_ID",
+        "SHIPSTATION_STORE_ID", "SHIPSTATION_V2_API_KEY", "SHIPSTATION_V2_BASE_URL",
     ]  # fmt: skip
 
 
