@@ -6,7 +6,8 @@
 Each run resumes from the cursors in the SQLite state file, so a run that was missed, killed
 or failed is caught up by the next one, and nothing is sent twice. The exit code is the
 report's: 0 when every order went through, 1 when some failed (they are listed, and retried
-by the next run). The ``backmarket-shipstation sync`` command does the same; this is the code
+by the next run), 3 when an API or network outage stopped a loop (nothing lost; the next run
+covers the same window). The ``backmarket-shipstation sync`` command does the same; this is the code
 to embed in your own job runner (docs/guides/scheduling.md has the cron line and the systemd
 unit).
 
