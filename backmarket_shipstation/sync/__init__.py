@@ -22,7 +22,7 @@ from .catalog import CatalogFileError, CatalogSource, FileCatalog, ShipStationCa
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .postgres_store import PostgresStore
-from .report import AccountReport, Failure, RunReport
+from .report import AccountReport, Failure, ReportWarning, RunReport
 from .runner import Transports, engines, run_sync
 from .state import copy_state, open_store
 from .stock import StockReport, StockSource, file_stock_source, sync_stock
@@ -55,6 +55,7 @@ __all__ = [
     "CatalogFileError",
     "CatalogSource",
     "Failure",
+    "ReportWarning",
     "FileCatalog",
     "FailureRecord",
     "Lease",

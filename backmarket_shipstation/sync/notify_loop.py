@@ -1,35 +1,79 @@
 """The notify loop: ShipStation labels and mark-as-shipped records reported to Back Market.
 
 List the labels (shipments) of the Back Market store and the mark-as-shipped fulfillments
-created since the notify cursor (overlapping, de-duplicated), build the notification with
-the IMEIs and serial numbers from the order's Internal Notes, and run the Back Market
-write plan through the write journal (:mod:`.journal`). A BackShip order marked as shipped
-(no ShipStation label) is reported with Back Market's label (``GET
-/ws/shipping/v1/deliveries``). An order whose identifiers are missing or invalid is reported
-and retried on the next run; nothing is sent for it, and it never holds the others back.
+created since the notify cursor (overlapping, de-duplicated), gather them per Back Market
+order, build the notification with the IMEIs and serial numbers from the Internal Notes, and
+run the Back Market write plan through the write journal (:mod:`.journal`). A BackShip order
+marked as shipped (no ShipStation label) is reported with Back Market's label (``GET
+/ws/shipping/v1/deliveries``). An order whose identifiers are missing or invalid, or one of
+whose lines is in no shipped ShipStation order, is reported and retried on the next run;
+nothing is sent for it, and it never holds the others back.
+
+Sellers edit orders in ShipStation (docs/guides/what-happens-when.md):
+
+- **split orders**: a part split off an order is a ShipStation order of its own, numbered
+  ``<id>-<n>`` with ``advancedOptions.parentId`` set (docs/api-notes/shipstation.md, "Split
+  orders"). Its labels are gathered with the imported order's: the order is reported once
+  every part is shipped, in one ship write (the earliest live label's tracking number) and
+  one identifier write per line;
+- **several labels** of one order: the same rule, the earliest live label is sent;
+- **a label voided after the order was reported**: Back Market keeps the tracking number it
+  holds (a shipped line's only next state is a refund: backmarket.md §3.3, §5.2), so the
+  run reports a failure to fix by hand, once, saying what Back Market holds; a replacement
+  label is not sent and is reported the same way;
+- **an order labelled after the buyer cancelled it** on Back Market: nothing is written, and
+  the run reports a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from ..backmarket.models import BackMarketWrite
+import attrs
+
+from ..backmarket.models import BackMarketWrite, OrderLineState
 from ..backmarket.models import Order as BackMarketOrder
 from ..errors import BackMarketShipStationError, InvalidRequestError
-from ..mapping import ShipmentNotification, to_backmarket_updates, to_shipment_notification
+from ..mapping import (
+    ShipmentNotification,
+    order_number_id,
+    to_backmarket_updates,
+    to_order_notification,
+)
 from ..shipstation.models import Fulfillment, OrderStatus, Shipment
 from ..shipstation.models import Order as ShipStationOrder
 from ..shipstation.windows import pacific_window_start
-from .context import LIST_PAGE, AccountContext, backmarket_id
+from .context import LIST_PAGE, AccountContext
 from .journal import NOTIFIED, as_before_ship
-from .report import AccountReport
+from .report import AccountReport, Failure, ReportWarning
 from .store import OrderRecord
 
 __all__ = ["NotifyLoop"]
 
-_Todo = dict[int, tuple[OrderRecord, Shipment | Fulfillment]]
-"""ShipStation order id → our record of it and the shipment to report."""
+logger = logging.getLogger("backmarket_shipstation.sync")
+
+Record = Shipment | Fulfillment
+_Labels = dict[int, list[Record]]
+"""ShipStation order id → its live labels (or mark-as-shipped records) seen."""
+
+_NOT_SHIPPED_FINAL = frozenset(
+    {
+        OrderLineState.CANCELLED,
+        OrderLineState.REFUNDED_BEFORE_SHIPPING,
+        OrderLineState.NOT_PAID,
+    }
+)
+
+
+@attrs.define
+class _Job:
+    """One Back Market order to report, and the labels of its ShipStation orders seen."""
+
+    record: OrderRecord
+    labels: _Labels = attrs.field(factory=dict)
+    """Empty when the order is retried: its labels are looked up."""
 
 
 class NotifyLoop:
@@ -44,7 +88,7 @@ class NotifyLoop:
     def run(
         self,
         report: AccountReport,
-        shipments: Iterable[Shipment | Fulfillment] | None = None,
+        shipments: Iterable[Record] | None = None,
     ) -> None:
         """Report the shipments polled since the cursor, or only ``shipments`` when given.
 
@@ -56,44 +100,31 @@ class NotifyLoop:
         started = ctx.clock.now()
         ctx.journal.load_leftovers()
         polling = shipments is None
+        since = ctx.since("notify", started)
         if shipments is None:
-            shipments = self._shipped_since(ctx.since("notify", started), started)
-        shipped: dict[int, Shipment | Fulfillment] = {}
-        for shipped_record in shipments:
-            order_id = shipped_record.order_id
-            # A label wins over a mark-as-shipped record of the same order.
-            if (
-                order_id is not None
-                and not shipped_record.voided
-                and (isinstance(shipped_record, Shipment) or order_id not in shipped)
-            ):
-                shipped[order_id] = shipped_record
-        window = len(shipped)
-        todo = self._notifications_to_send(shipped)
+            # Voids first: a replacement label is then named in its void's failure, once.
+            self._voided_since(since, started, report)
+            shipments = self._shipped_since(since, started)
+        labels = _live_labels(shipments)
+        window = len(labels)
+        todo = self._jobs(labels, report)
         if polling:
-            todo.update(self._retry_notifications(report))
+            for bm_order_id, job in self._retry_notifications().items():
+                todo.setdefault(bm_order_id, job)
         orders = self._shipstation_orders(todo, window)
-        for count, (ss_order_id, (record, source)) in enumerate(sorted(todo.items())):
+        for count, (_, job) in enumerate(sorted(todo.items())):
             ctx.progress_tick("notify", count)
-            ss_order = orders.get(ss_order_id)
-            if ss_order is None:
-                ss_order = ctx.read_shipstation_order(
-                    ss_order_id, record.bm_order_id, "notify", report
-                )
-                if ss_order is None:
-                    continue
-            self._notify(record, ss_order, source, report)
+            self._notify(job, orders, report)
         if polling:
             ctx.advance("notify", started)
 
-    def _shipped_since(self, since: datetime, until: datetime) -> Iterator[Shipment | Fulfillment]:
+    def _shipped_since(self, since: datetime, until: datetime) -> Iterator[Record]:
         """Labels of the store, then (if enabled) fulfillments, created since ``since``.
 
         ShipStation compares Pacific wall times (shipstation.md §1.4): across the night US
         clocks go back, the window starts at the first 01:00 so that a label of the second
         01:00-01:59 is not skipped (``shipstation.windows.pacific_window_start``). The labels
-        seen twice are reported once: the journal's done records are the guard
-        (``_notifications_to_send``).
+        seen twice are reported once: the journal's done records are the guard (``_jobs``).
         """
         ctx = self.ctx
         start = pacific_window_start(since, until)
@@ -102,27 +133,35 @@ class NotifyLoop:
             # Fulfillments cannot be filtered by store: orders that are not ours are skipped.
             yield from ctx.ss.fulfillments.list(create_date_start=start)
 
-    def _notifications_to_send(self, shipped: Mapping[int, Shipment | Fulfillment]) -> _Todo:
-        """Keep the shipments of our orders whose ship write is not done yet."""
+    def _jobs(self, labels: _Labels, report: AccountReport) -> dict[int, _Job]:
+        """The Back Market orders of these labels whose report is not done yet."""
         ctx = self.ctx
-        todo: _Todo = {}
-        for ss_order_id, source in shipped.items():
-            bm_order_id = backmarket_id(source.order_number)
-            record = None if bm_order_id is None else ctx.store.get_order(ctx.account, bm_order_id)
-            if bm_order_id is not None and (record is None or record.ss_order_id is None):
-                record = self._claim_shipped(bm_order_id, ss_order_id, source, record)
-            if record is None or record.ss_order_id != ss_order_id:
-                continue  # another store's order, or not imported by us
-            if ctx.journal.is_done(record.bm_order_id, NOTIFIED):
-                continue  # seen again through the overlap window
-            todo[ss_order_id] = (record, source)
+        todo: dict[int, _Job] = {}
+        for ss_order_id, records in labels.items():
+            first = records[0]
+            number = (first.order_number or "").strip()
+            bm_order_id = order_number_id(number)
+            if bm_order_id is None:
+                continue  # another store's order
+            imported = number.isdigit()  # not a part split off it (``<id>-<n>``)
+            record = ctx.store.get_order(ctx.account, bm_order_id)
+            if imported and (record is None or record.ss_order_id is None):
+                record = self._claim_shipped(bm_order_id, ss_order_id, first, record)
+            if record is None or record.ss_order_id is None:
+                continue  # not imported by us
+            if imported and record.ss_order_id != ss_order_id:
+                continue  # another order with the same number
+            if ctx.journal.is_done(bm_order_id, NOTIFIED):
+                self._late_labels(record, records, report)
+                continue
+            todo.setdefault(bm_order_id, _Job(record)).labels[ss_order_id] = records
         return todo
 
     def _claim_shipped(
         self,
         bm_order_id: int,
         ss_order_id: int,
-        source: Shipment | Fulfillment,
+        source: Record,
         record: OrderRecord | None,
     ) -> OrderRecord | None:
         """The record of one of our orders labelled in ShipStation whose id the store lacks.
@@ -151,44 +190,45 @@ class NotifyLoop:
                 ctx.store.put_order(claimed)
         return claimed
 
-    def _retry_notifications(self, report: AccountReport) -> _Todo:
-        """Orders that failed to notify before: look up their shipment again."""
+    def _retry_notifications(self) -> dict[int, _Job]:
+        """Orders that failed to notify before: their labels are looked up again."""
         ctx = self.ctx
-        todo: _Todo = {}
+        todo: dict[int, _Job] = {}
         for ref in ctx.failed_refs("notify"):
             record = ctx.store.get_order(ctx.account, int(ref))
             if record is None or record.ss_order_id is None:
                 ctx.clear_failure("notify", int(ref))
                 continue
-            try:
-                source = self._shipment_of(record.ss_order_id)
-            except BackMarketShipStationError as exc:
-                ctx.fail(report, "notify", record.bm_order_id, exc)
-                continue
-            if source is not None:
-                todo[record.ss_order_id] = (record, source)
+            todo[record.bm_order_id] = _Job(record)
         return todo
 
-    def _shipment_of(self, ss_order_id: int) -> Shipment | Fulfillment | None:
+    def _live_records(self, ss_order_id: int) -> list[Record]:
+        """The live labels of an order, else its live mark-as-shipped records."""
         ss = self.ctx.ss
-        for shipment in ss.shipments.list(order_id=ss_order_id):
-            if not shipment.voided:
-                return shipment
-        for fulfillment in ss.fulfillments.list(order_id=ss_order_id):
-            if not fulfillment.voided:
-                return fulfillment
-        return None
+        labels: list[Record] = [s for s in ss.shipments.list(order_id=ss_order_id) if not s.voided]
+        if labels:
+            return labels
+        return [f for f in ss.fulfillments.list(order_id=ss_order_id) if not f.voided]
 
-    def _shipstation_orders(self, todo: _Todo, window: int) -> dict[int, ShipStationOrder]:
+    def _shipstation_orders(
+        self, todo: dict[int, _Job], window: int
+    ) -> dict[int, ShipStationOrder]:
         """The ShipStation orders to notify, read in bulk when that takes fewer calls."""
         ctx = self.ctx
-        if not todo:
+        wanted = {ss_order_id for job in todo.values() for ss_order_id in job.labels}
+        if not wanted:
             return {}
         bulk_calls = max(1, -(-window // LIST_PAGE))
-        if len(todo) <= bulk_calls:
+        if len(wanted) <= bulk_calls:
             return {}  # read one by one: fewer calls
         since = min(
-            (source.create_date for _, source in todo.values() if source.create_date),
+            (
+                record.create_date
+                for job in todo.values()
+                for records in job.labels.values()
+                for record in records
+                if record.create_date
+            ),
             default=None,
         )
         found: dict[int, ShipStationOrder] = {}
@@ -202,26 +242,67 @@ class NotifyLoop:
             ),
             page_size=LIST_PAGE,
         ):
-            if order.order_id is not None and order.order_id in todo:
+            if order.order_id is not None and order.order_id in wanted:
                 found[order.order_id] = order
         return found
 
+    def _parts(
+        self, job: _Job, orders: dict[int, ShipStationOrder]
+    ) -> list[tuple[ShipStationOrder, Record]]:
+        """Every shipped ShipStation order of the Back Market order, with its live labels.
+
+        The usual order is one ShipStation order, read as before (in bulk or alone). When
+        a label belongs to a part split off it, or the order says it was split
+        (``mergedOrSplit``), its parts are listed by number (``orderNumber`` filters by
+        prefix: one call) and each shipped part brings its labels; a part not shipped yet
+        brings none, so its lines stay uncovered and the plan ships nothing.
+        """
+        ctx = self.ctx
+        record = job.record
+        parent_id = record.ss_order_id
+        assert parent_id is not None
+        split = any(ss_order_id != parent_id for ss_order_id in job.labels)
+        if not split:
+            parent = orders.get(parent_id) or ctx.ss.orders.get(parent_id)
+            options = parent.advanced_options
+            split = bool(options is not None and options.merged_or_split)
+            if not split:
+                records = job.labels.get(parent_id) or self._live_records(parent_id)
+                return [(parent, label) for label in records]
+        family = {parent_id}
+        parts: list[tuple[ShipStationOrder, Record]] = []
+        listed = ctx.ss.orders.list(
+            order_number=str(record.bm_order_id), store_id=ctx.store_id, page_size=LIST_PAGE
+        )
+        for order in sorted(listed, key=lambda o: o.order_id or 0):
+            if order.order_id is None or order_number_id(order.order_number) != record.bm_order_id:
+                continue
+            options = order.advanced_options
+            parent_of = options.parent_id if options is not None else None
+            if order.order_id != parent_id and parent_of not in family:
+                continue  # not split off this order
+            family.add(order.order_id)
+            if order.order_status is not OrderStatus.SHIPPED:
+                continue
+            records = job.labels.get(order.order_id) or self._live_records(order.order_id)
+            parts.extend((order, label) for label in records)
+        return parts
+
     def _notify(
-        self,
-        record: OrderRecord,
-        ss_order: ShipStationOrder,
-        source: Shipment | Fulfillment,
-        report: AccountReport,
+        self, job: _Job, orders: dict[int, ShipStationOrder], report: AccountReport
     ) -> None:
         ctx = self.ctx
+        record = job.record
         bm_order_id = record.bm_order_id
         try:
+            parts = self._parts(job, orders)
+            if not parts:
+                return  # nothing shipped (any more): a retried failure stays recorded
             bm_order = ctx.backmarket_order(record, report)
             if bm_order is None:
                 return
-            notification = to_shipment_notification(
-                ss_order,
-                source,
+            notification = to_order_notification(
+                parts,
                 carrier_map=ctx.options.carrier_map,
                 currency=bm_order.currency,
                 requires_identifier=ctx.options.requires_identifier,
@@ -242,8 +323,7 @@ class NotifyLoop:
                 else f"fulfillment:{notification.fulfillment_id}"
             )
             if not plan:
-                if self._mark_shipped(record, bm_order, source_name):
-                    report.skipped += 1
+                self._nothing_to_write(record, bm_order, notification, source_name, report)
                 return
             try:
                 ours = ctx.journal.run_plan(bm_order, plan, source_name, report)
@@ -251,9 +331,11 @@ class NotifyLoop:
                 # Refused: the order moved on Back Market since it was read. Read it again
                 # and plan once more; what is already done is not repeated.
                 fresh = ctx.bm.orders.get(bm_order_id)
-                ours = ctx.journal.run_plan(
-                    fresh, self._plan(notification, fresh), source_name, report
-                )
+                again = self._plan(notification, fresh)
+                if not again:
+                    self._nothing_to_write(record, fresh, notification, source_name, report)
+                    return
+                ours = ctx.journal.run_plan(fresh, again, source_name, report)
         except BackMarketShipStationError as exc:
             ctx.fail(report, "notify", bm_order_id, exc)
             return
@@ -281,13 +363,176 @@ class NotifyLoop:
             return plan
         return to_backmarket_updates(notification, as_before_ship(bm_order))
 
-    def _mark_shipped(self, record: OrderRecord, bm_order: BackMarketOrder, source: str) -> bool:
-        """Nothing left to write (Back Market already knows): never look at it again.
-
-        ``False`` when another run marked it first (and counted it)."""
+    def _nothing_to_write(
+        self,
+        record: OrderRecord,
+        bm_order: BackMarketOrder,
+        notification: ShipmentNotification,
+        source: str,
+        report: AccountReport,
+    ) -> None:
+        """Back Market already knows, or the buyer cancelled: never look at it again."""
         ctx = self.ctx
+        if _cancelled_unshipped(bm_order):
+            report.warnings.append(
+                ReportWarning(
+                    stage="notify",
+                    order_id=record.bm_order_id,
+                    kind="shipped_after_cancel",
+                    message=(
+                        f"labelled in ShipStation (tracking {notification.tracking_number}) "
+                        "but cancelled or refunded on Back Market before it shipped: nothing "
+                        "was sent; stop the parcel if you can, the buyer is refunded"
+                    ),
+                )
+            )
+            logger.warning(
+                "order %s shipped in ShipStation after it was cancelled on Back Market",
+                record.bm_order_id,
+            )
         if ctx.dry_run:
-            return True
+            report.skipped += 1
+            return
         claimed = ctx.journal.mark_notified(record.bm_order_id, source)
         ctx.remember(record, bm_order)
-        return claimed
+        if claimed:  # else another run marked it first (and counted it)
+            report.skipped += 1
+
+    def _late_labels(
+        self, record: OrderRecord, records: list[Record], report: AccountReport
+    ) -> None:
+        """Labels bought for an order after Back Market was told it shipped: said once.
+
+        Back Market takes a tracking number only with the ship write, and a shipped line's
+        only next state is a refund (backmarket.md §3.3, §5.2): a second or replacement label
+        cannot be sent.
+        """
+        ctx = self.ctx
+        bm_order_id = record.bm_order_id
+        notified = ctx.store.get_write(ctx.account, bm_order_id, NOTIFIED)
+        if notified is None:
+            return
+        for label in records:
+            if not isinstance(label, Shipment) or label.shipment_id is None:
+                continue
+            if f"shipment:{label.shipment_id}" == notified.source:
+                continue
+            if label.create_date is None or label.create_date <= notified.updated_at:
+                continue  # there when the order was reported (a split part's label)
+            key = f"late:{label.shipment_id}"
+            if ctx.journal.was_sent(bm_order_id, key):
+                continue
+            report.warnings.append(
+                ReportWarning(
+                    stage="notify",
+                    order_id=bm_order_id,
+                    kind="label_after_report",
+                    message=(
+                        f"label {label.shipment_id} (tracking {label.tracking_number}) was "
+                        "bought after Back Market was told the order shipped; Back Market "
+                        "keeps the tracking number it holds and takes no other once an order "
+                        "is shipped: give the buyer the new one through Back Market's "
+                        "customer service"
+                    ),
+                )
+            )
+            if not ctx.dry_run:
+                ctx.journal.record(bm_order_id, key, "done", f"shipment:{label.shipment_id}")
+
+    def _voided_since(self, since: datetime, until: datetime, report: AccountReport) -> None:
+        """Labels voided since ``since`` whose order Back Market already holds as shipped.
+
+        Each is a failure to fix by hand, reported once: Back Market keeps the tracking
+        number it was sent (backmarket.md §3.3, §5.2). One list call per run.
+        """
+        ctx = self.ctx
+        start = pacific_window_start(since, until)
+        for label in ctx.ss.shipments.list(store_id=ctx.store_id, void_date_start=start):
+            if not label.voided or label.shipment_id is None or label.order_id is None:
+                continue
+            bm_order_id = order_number_id(label.order_number)
+            if bm_order_id is None:
+                continue
+            notified = ctx.store.get_write(ctx.account, bm_order_id, NOTIFIED)
+            if notified is None or notified.status != "done":
+                continue  # voided before it was reported: nothing was sent
+            if label.create_date is not None and label.create_date > notified.updated_at:
+                continue  # a label bought after the report (warned then), voided since
+            key = f"void:{label.shipment_id}"
+            if ctx.journal.was_sent(bm_order_id, key):
+                continue
+            try:
+                self._report_void(bm_order_id, label, notified.source, report)
+            except BackMarketShipStationError as exc:
+                ctx.fail(report, "notify", bm_order_id, exc)
+                continue
+            if not ctx.dry_run:
+                ctx.journal.record(bm_order_id, key, "done", f"shipment:{label.shipment_id}")
+
+    def _report_void(
+        self, bm_order_id: int, label: Shipment, reported: str, report: AccountReport
+    ) -> None:
+        ctx = self.ctx
+        if reported == f"shipment:{label.shipment_id}":
+            holds = label.tracking_number or "?"
+        else:
+            holds = ctx.bm.orders.get(bm_order_id).tracking_number or "?"
+        assert label.order_id is not None
+        newer = [
+            other
+            for other in ctx.ss.shipments.list(order_id=label.order_id)
+            if not other.voided and other.shipment_id != label.shipment_id
+        ]
+        if newer:
+            replacement = (
+                f"; the replacement label's tracking {newer[-1].tracking_number} was not "
+                "sent: give it to the buyer through Back Market's customer service"
+            )
+            if not ctx.dry_run:
+                for other in newer:
+                    ctx.journal.record(bm_order_id, f"late:{other.shipment_id}", "done", reported)
+        else:
+            replacement = "; a new label's tracking number cannot be sent either"
+        reason = (
+            f"label {label.shipment_id} (tracking {label.tracking_number}) was voided after "
+            f"Back Market was told the order shipped; Back Market holds tracking {holds} and "
+            f"takes no other once an order is shipped{replacement}"
+        )
+        logger.warning("notify: order %s: %s", bm_order_id, reason)
+        report.failures.append(
+            Failure(
+                stage="notify",
+                order_id=bm_order_id,
+                error="LabelVoidedAfterReport",
+                reason=reason,
+            )
+        )
+
+
+def _live_labels(records: Iterable[Record]) -> _Labels:
+    """Live records per ShipStation order; an order's labels win over its fulfillments."""
+    found: _Labels = {}
+    seen: set[tuple[str, int]] = set()
+    for record in records:
+        if record.order_id is None or record.voided:
+            continue
+        ident = (
+            ("shipment", record.shipment_id or 0)
+            if isinstance(record, Shipment)
+            else ("fulfillment", record.fulfillment_id or 0)
+        )
+        if ident[1] and ident in seen:
+            continue
+        seen.add(ident)
+        found.setdefault(record.order_id, []).append(record)
+    for ss_order_id, records_of in found.items():
+        labels = [r for r in records_of if isinstance(r, Shipment)]
+        if labels:
+            found[ss_order_id] = list(labels)
+    return found
+
+
+def _cancelled_unshipped(bm_order: BackMarketOrder) -> bool:
+    """Every line cancelled, refunded before shipping or unpaid: the buyer gets no parcel."""
+    lines = bm_order.lines
+    return bool(lines) and all(line.state in _NOT_SHIPPED_FINAL for line in lines)

@@ -10,7 +10,7 @@ import attrs
 
 from .store import Lease
 
-__all__ = ["AccountReport", "Failure", "RunReport"]
+__all__ = ["AccountReport", "Failure", "ReportWarning", "RunReport"]
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +31,25 @@ class Failure:
             "order_id": self.order_id,
             "error": self.error,
             "reason": self.reason,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class ReportWarning:
+    """Something a person should look at though no write failed (shown once)."""
+
+    stage: str
+    order_id: int | str
+    kind: str
+    """``shipped_after_cancel``, ``label_after_report``..."""
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "order_id": self.order_id,
+            "kind": self.kind,
+            "message": self.message,
         }
 
 
@@ -60,6 +79,9 @@ class AccountReport:
     stopped: list[str] = attrs.field(factory=list)
     """The loops (``import``, ``notify``) that an API or network outage stopped before they
     finished: their cursors did not move, and the next run covers the same window again."""
+    warnings: list[ReportWarning] = attrs.field(factory=list)
+    """Orders to look at though nothing failed: a cancelled order labelled, a new label for an
+    order Back Market already holds as shipped. Each is reported once."""
     planned_writes: list[str] = attrs.field(factory=list)
     """In a dry run, every write the run would have made, one line each."""
     held_by: Lease | None = None
@@ -91,6 +113,7 @@ class AccountReport:
             "failed": self.failed,
             "failures": [f.to_dict() for f in self.failures],
             "stopped": list(self.stopped),
+            "warnings": [w.to_dict() for w in self.warnings],
             "planned_writes": list(self.planned_writes),
             "held_by": None if self.held_by is None else _holder(self.held_by),
         }
@@ -116,6 +139,11 @@ class AccountReport:
             lines.append(
                 f"  FAILED {failure.stage} order {failure.order_id}: {failure.reason}"
                 f" ({failure.error})"
+            )
+        for warning in self.warnings:
+            lines.append(
+                f"  WARNING {warning.stage} order {warning.order_id}: {warning.message}"
+                f" ({warning.kind})"
             )
         if self.planned_writes:
             lines.append(f"  would write ({len(self.planned_writes)}):")

@@ -72,3 +72,210 @@ def test_one_of_two_phones_removed_then_the_other_labelled_ships_nothing_and_say
     assert lines[int(kept)]["state"] == 2
     assert lines[int(removed)]["state"] == 2
     assert lines[int(removed)]["imei"] in (None, "")
+
+
+def _patches(world: World) -> dict[int, dict[str, Any]]:
+    return {
+        int(s.path.rsplit("/", 1)[1]): s.body
+        for s in world.wire.writes("backmarket")
+        if s.method == "PATCH" and s.path.startswith("/ws/orderlines/")
+    }
+
+
+def _label(world: World, ss_order: dict[str, Any]) -> dict[str, Any]:
+    """The packer types the devices of this (part of the) order and buys its label."""
+    label = world.pack_one(ss_order, world.notes_for(ss_order))
+    world.clock.advance(120)
+    return label
+
+
+def test_a_two_phone_order_split_in_two_with_a_label_each_is_reported_once_with_both_imeis(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    _, second_key = _keys(ss_order)
+    devices = world.identifiers_of(ss_order)
+    simulator = world.sandbox.shipstation
+    child = simulator.split_order(int(ss_order["orderId"]), [second_key])
+    assert child["orderNumber"] == f"{order_id}-1"
+    parent = simulator.get_order(int(ss_order["orderId"]))
+    assert parent is not None
+    first = _label(world, parent)
+    world.clock.advance(3600)
+    world.wire.clear()
+
+    # Only the first part is labelled: Back Market would ship both phones, so nothing goes.
+    report = world.sync()
+    assert _ship_writes(world, order_id) == []
+    [failure] = [f for a in report.accounts for f in a.failures if f.order_id == order_id]
+    assert failure.error == "UncoveredLinesError"
+    assert f"line {second_key}" in failure.reason
+
+    child_now = simulator.get_order(int(child["orderId"]))
+    assert child_now is not None
+    second = _label(world, child_now)
+    world.clock.advance(3600)
+    world.wire.clear()
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    [ship] = _ship_writes(world, order_id)
+    assert ship["tracking_number"] == first["trackingNumber"]  # the earliest live label
+    assert second["trackingNumber"] != first["trackingNumber"]
+    patches = _patches(world)
+    for line_id, (_, value) in devices.items():
+        body = patches[line_id]
+        assert value in (body.get("imei"), body.get("serial_number"))
+    lines = {line["id"]: line for line in world.bm_order(order_id)["orderlines"]}
+    assert {line["state"] for line in lines.values()} == {3}
+    for line_id, (_, value) in devices.items():
+        assert value in (lines[line_id]["imei"], lines[line_id]["serial_number"])
+
+    world.clock.advance(3600)
+    world.wire.clear()
+    again = world.sync()
+    assert again.exit_code == 0
+    assert world.wire.writes("backmarket") == []
+
+
+def test_a_second_label_on_one_order_sends_the_earliest_tracking_once(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    first = _label(world, ss_order)
+    world.sandbox.shipstation.buy_another_label(
+        int(ss_order["orderId"]), weight={"value": 200, "units": "grams"}
+    )
+    world.clock.advance(3600)
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    [ship] = _ship_writes(world, order_id)
+    assert ship["tracking_number"] == first["trackingNumber"]
+    assert len(_patches(world)) == 2
+    assert not [w for a in report.accounts for w in a.warnings]
+
+
+def test_a_label_voided_after_the_report_is_a_failure_that_says_what_back_market_holds(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    label = _label(world, ss_order)
+    world.clock.advance(3600)
+    assert world.sync().exit_code == 0
+    world.clock.advance(3600)
+    world.sandbox.shipstation.void_label(int(label["shipmentId"]))
+    world.clock.advance(600)
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert world.wire.writes("backmarket") == []
+    [failure] = [f for a in report.accounts for f in a.failures if f.order_id == order_id]
+    assert failure.error == "LabelVoidedAfterReport"
+    assert f"holds tracking {label['trackingNumber']}" in failure.reason
+    assert report.exit_code == 1
+    assert "LabelVoidedAfterReport" in report.to_text()
+    assert world.bm_order(order_id)["tracking_number"] == label["trackingNumber"]
+
+    world.clock.advance(3600)
+    assert world.sync().exit_code == 0  # said once
+
+
+def test_a_replacement_label_after_a_void_is_not_sent_and_is_named_in_the_failure(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    label = _label(world, ss_order)
+    world.clock.advance(3600)
+    assert world.sync().exit_code == 0
+    world.clock.advance(3600)
+    simulator = world.sandbox.shipstation
+    simulator.void_label(int(label["shipmentId"]))
+    again = simulator.get_order(int(ss_order["orderId"]))
+    assert again is not None
+    assert again["orderStatus"] == "awaiting_shipment"
+    replacement = simulator.buy_label(
+        int(ss_order["orderId"]), weight={"value": 300, "units": "grams"}
+    )
+    world.clock.advance(600)
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert world.wire.writes("backmarket") == []
+    [failure] = [f for a in report.accounts for f in a.failures if f.order_id == order_id]
+    assert failure.error == "LabelVoidedAfterReport"
+    assert replacement["trackingNumber"] in failure.reason
+    assert f"holds tracking {label['trackingNumber']}" in failure.reason
+    assert not [w for a in report.accounts for w in a.warnings]
+    assert world.bm_order(order_id)["tracking_number"] == label["trackingNumber"]
+    world.clock.advance(3600)
+    later = world.sync()
+    assert later.exit_code == 0
+    assert not [w for a in later.accounts for w in a.warnings]
+
+
+def test_a_label_bought_for_an_order_already_reported_is_a_warning_once(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    first = _label(world, ss_order)
+    world.clock.advance(3600)
+    assert world.sync().exit_code == 0
+    world.clock.advance(3600)
+    extra = world.sandbox.shipstation.buy_another_label(
+        int(ss_order["orderId"]), weight={"value": 200, "units": "grams"}
+    )
+    world.clock.advance(600)
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert world.wire.writes("backmarket") == []
+    [warning] = [w for a in report.accounts for w in a.warnings]
+    assert warning.order_id == order_id
+    assert warning.kind == "label_after_report"
+    assert extra["trackingNumber"] in warning.message
+    assert report.exit_code == 0
+    assert world.bm_order(order_id)["tracking_number"] == first["trackingNumber"]
+    world.clock.advance(3600)
+    assert not [w for a in world.sync().accounts for w in a.warnings]
+
+
+def test_an_order_labelled_after_the_buyer_cancelled_it_is_a_warning_and_no_write(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    for line in world.bm_order(order_id)["orderlines"]:
+        world.sandbox.backmarket.cancel_line_as_buyer(order_id, line["id"])
+    world.clock.advance(60)
+    label = _label(world, ss_order)
+    world.clock.advance(3600)
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert _ship_writes(world, order_id) == []
+    assert not [s for s in world.wire.writes("backmarket") if s.method == "PATCH"]
+    [warning] = [w for a in report.accounts for w in a.warnings if w.order_id == order_id]
+    assert warning.kind == "shipped_after_cancel"
+    assert label["trackingNumber"] in warning.message
+    assert "WARNING notify order" in report.to_text()
+    assert '"shipped_after_cancel"' in report.to_json()
+    world.clock.advance(3600)
+    assert not [w for a in world.sync().accounts for w in a.warnings]

@@ -80,7 +80,7 @@ class ShipmentsResource(SimulatorCore):
             raise _bad_request(f"Invalid confirmation '{confirmation}'.")
         # ``another``: the seller buys one more label for a shipped order in the web app (a
         # second parcel); createlabelfororder itself takes orders awaiting shipment only.
-        if order.status != "awaiting_shipment" and not (another and order.status == "shipped"):
+        if order.status != ("shipped" if another else "awaiting_shipment"):
             raise _bad_request(
                 f"Order {order.order_id} is {order.status}; labels can only be created for "
                 "orders awaiting shipment."
