@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -747,16 +748,28 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 for name in ("import", "notify")
                 for value in [store.get_cursor(account, name)]
             }
+            lease = store.get_lease(account)
             status.append(
                 {
                     "account": account,
                     "cursors": cursors,
+                    "lease": None
+                    if lease is None
+                    else {
+                        "host": lease.host,
+                        "pid": lease.pid,
+                        "since": lease.acquired_at.isoformat(),
+                        "expires_at": lease.expires_at.isoformat(),
+                        "expired": not lease.is_live(datetime.now(timezone.utc)),
+                        "text": lease.describe(),
+                    },
                     "pending_writes": [
                         {
                             "order_id": w.bm_order_id,
                             "write": w.key,
                             "source": w.source,
                             "since": w.updated_at.isoformat(),
+                            "claimant": w.claimant,
                         }
                         for w in store.pending_writes(account)
                     ],
@@ -783,6 +796,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"[{entry['account']}]")
         for name, value in entry["cursors"].items():
             print(f"  {name} cursor: {value or 'not set (first run looks back 14 days)'}")
+        held = entry["lease"]
+        if held is None:
+            print("  lease: free (no run holds this account)")
+        elif held["expired"]:
+            print(f"  lease: expired ({held['text']}): the next run takes the account over")
+        else:
+            print(f"  lease: held by {held['text']}, until {held['expires_at']}")
         print(f"  pending writes: {len(entry['pending_writes'])}")
         for write in entry["pending_writes"]:
             print(f"    order {write['order_id']}: {write['write']} ({write['source']})")
