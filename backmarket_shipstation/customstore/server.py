@@ -3,9 +3,10 @@
 :func:`build_store` opens the state, the feed and one Back Market client per account and
 returns a :class:`RunningStore` (the WSGI/ASGI application plus the refreshers that keep the
 export feed current). :class:`StoreServer` serves it on ``host:port`` with the standard
-library's WSGI server, one thread per request, and refreshes the feed in the background:
-enough for a small setup; behind a real server, mount ``RunningStore.app`` instead (see
-docs/guides/custom-store.md, "Deployment").
+library's WSGI handler on :class:`~backmarket_shipstation._serving.BoundedHTTPServer`
+(read timeouts, 8 worker threads, at most 1000 connections), and refreshes the feed in
+the background: enough for a small setup; behind a real server, mount
+``RunningStore.app`` instead (see docs/guides/custom-store.md, "Deployment").
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import attrs
 
+from .._serving import BoundedHTTPServer, ServerLimits
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock
 from ..errors import BackMarketShipStationError, ConfigurationError
@@ -160,9 +161,27 @@ class _QuietHandler(WSGIRequestHandler):
         path = self.path.split("?", 1)[0]
         logger.info("%s %s %s", self.command, path, args[1] if len(args) > 1 else "")
 
+    def get_stderr(self) -> Any:
+        # wsgiref prints a traceback there when writing the answer fails (a client that
+        # stopped reading): that is the client's doing, logged at DEBUG.
+        return _DebugStream()
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+
+class _DebugStream:
+    def write(self, text: str) -> int:
+        if text.strip():
+            logger.debug("%s", text.rstrip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _BoundedWSGIServer(BoundedHTTPServer, WSGIServer):
+    """wsgiref's server on the bounded loop: read timeouts, bounded threads and connections
+    (see :mod:`backmarket_shipstation._serving`)."""
+
+    thread_name = "customstore-http"
 
 
 class StoreServer:
@@ -176,16 +195,14 @@ class StoreServer:
         host: str = "127.0.0.1",
         port: int = 8080,
         refresh_seconds: float = 120.0,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.running = running
         self.refresh_seconds = refresh_seconds
-        self._server = make_server(
-            host,
-            port,
-            running.app,
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
-        )
+        if limits is None:
+            limits = ServerLimits(max_body_bytes=running.app.limits.max_body_bytes, workers=8)
+        self._server = _BoundedWSGIServer((host, port), _QuietHandler, limits=limits)
+        self._server.set_app(running.app)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -195,6 +212,11 @@ class StoreServer:
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
+
+    @property
+    def open_connections(self) -> int:
+        """Connections the HTTP server holds now (being read, queued or answered)."""
+        return self._server.open_connections
 
     @property
     def host(self) -> str:

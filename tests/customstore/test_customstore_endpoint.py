@@ -314,3 +314,49 @@ def test_the_asgi_lifespan_is_answered(harness: StoreHarness) -> None:
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]
+
+
+def test_silent_connections_hold_no_thread_and_are_closed_after_the_timeout(
+    harness: StoreHarness,
+) -> None:
+    import socket
+    import threading
+    import time
+
+    import httpx
+
+    from backmarket_shipstation._serving import ServerLimits
+    from backmarket_shipstation.customstore.server import StoreServer
+
+    before = threading.active_count()
+    limits = ServerLimits(request_timeout=1.0, workers=2, max_body_bytes=1024)
+    server = StoreServer(harness.running, port=0, limits=limits)
+    server.start(refresh_first=False)
+    silent = []
+    try:
+        for _ in range(100):
+            sock = socket.create_connection((server.host, server.port), timeout=60)
+            sock.sendall(b"POST /sandbox?action=shipnotify HTTP/1.1\r\nContent-Length: 500\r\n\r\n")
+            silent.append(sock)
+        # Answered while they are held, and no thread per connection.
+        answer = httpx.get(server.url("sandbox"), params={"action": "export"}, timeout=60)
+        assert answer.status_code == 401  # no credentials: the endpoint itself answered
+        assert threading.active_count() <= before + 1 + limits.workers + 1
+        malformed = socket.create_connection((server.host, server.port), timeout=60)
+        malformed.sendall(b"POST /sandbox HTTP/1.1\r\nContent-Length: abc\r\n\r\n")
+        assert malformed.recv(4096).startswith(b"HTTP/1.1 400 ")
+        malformed.close()
+        # Each silent one is answered 408 and closed by the server (recv ends).
+        for sock in silent:
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 408 ")
+        deadline = time.monotonic() + 60
+        while server.open_connections:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        for sock in silent:
+            sock.close()
+        server.stop()
