@@ -254,24 +254,29 @@ def test_runs_started_a_few_hundred_ms_apart_while_one_is_mid_notify(
     packed = _import_and_pack(runs, running)
 
     # The first run's first ship write is the signal: the others start from then on, 300 ms
-    # apart, while it is notifying.
+    # apart, while it is notifying. Its answer is held back until the first of them has
+    # exited, so that one surely starts (and meets the lease) mid-notify, however fast the
+    # machine; the others may find it running or finished.
     mid_notify = threading.Event()
+    later: list[subprocess.Popen[bytes]] = []
 
     def on_request(sent: Sent) -> None:
-        if sent in wire.ship_posts()[:1]:
+        if sent in wire.ship_posts()[:1] and not mid_notify.is_set():
             mid_notify.set()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and (not later or later[0].poll() is None):
+                time.sleep(0.05)
 
     wire.hook = on_request
     first = runs.start()
     assert mid_notify.wait(timeout=120)
-    later = []
     for _ in range(3):
         later.append(runs.start())
         time.sleep(0.3)
     reports = [runs.report(first)] + [runs.report(p) for p in later]
     assert all(r["exit"] == 0 for r in reports), reports
     assert reports[0]["held_by"] is None
-    assert any(r["held_by"] is not None for r in reports[1:])  # one started mid-notify
+    assert reports[1]["held_by"] is not None  # it started mid-notify
     assert sum(r["notified"] for r in reports) == len(packed)
     _assert_each_order_once(wire, running, packed)
 
