@@ -77,9 +77,10 @@ def lower_bound(sandbox: Sandbox) -> dict[str, int]:
         # (one page per 500 orders, at least one call), or a lost state file would let
         # createorders replace orders the seller has edited since (their IMEIs in the notes).
         "ss_first_run_read": math.ceil(max(len(sandbox.shipstation.orders()), 1) / 500),
-        # Each of the two runs polls labels and fulfillments once (even when there are none);
+        # Each of the two runs polls labels, fulfillments and voided labels once (even when
+        # there are none: a label voided after its order was reported must be said, issue 13);
         # the notify run also reads the shipped orders' notes, 500 per page.
-        "ss_notify_lists": 2 * 2 + math.ceil(importable / 500),
+        "ss_notify_lists": 2 * 3 + math.ceil(importable / 500),
         # Each run checks its store once before any write (a wrong id must not let it accept
         # orders on Back Market that ShipStation then refuses): one GET /stores, any N.
         "ss_store_check": 2,
