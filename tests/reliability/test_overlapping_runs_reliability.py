@@ -5,7 +5,8 @@ What a seller's setup produces: a slow run under a ``*/5`` cron entry and the ne
 The test process serves the sandbox over loopback (default rate limits: a 429 would show) and
 starts ``python -m backmarket_shipstation.cli sync --config ... --state ... --json`` 2 or 4
 times at once, or a few hundred milliseconds apart (the next one starting while the first is
-mid-notify), each process in a working directory of its own and all on one SQLite file. Every
+mid-notify), each process in a working directory of its own and all on one state: one SQLite
+file, and again one PostgreSQL database (the throw-away server of tests/conftest.py). Every
 request is logged at the simulators, so writes are counted where Back Market and ShipStation
 receive them, not in the reports. Then: every packed order has exactly one delivered ship
 POST, nothing is refused as already shipped, no 429, the reports' ``notified`` add up to the
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -45,6 +45,17 @@ from reliability_support import (
 )
 
 from backmarket_shipstation.sandbox import Sandbox, ServedSandbox
+from backmarket_shipstation.sync.state import open_store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The one state every process shares: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
 
 ORDERS = 150
 PACKED = 72
@@ -113,10 +124,10 @@ def served() -> Iterator[tuple[ServedSandbox, Wire]]:
 class Runs:
     """Starts ``sync`` processes, each in its own working directory, on one state file."""
 
-    def __init__(self, served: ServedSandbox, tmp_path: Path) -> None:
+    def __init__(self, served: ServedSandbox, tmp_path: Path, state: str) -> None:
         self.tmp_path = tmp_path
-        self.state = tmp_path / "shared" / "state.sqlite3"
-        self.state.parent.mkdir()
+        (tmp_path / "shared").mkdir()
+        self.state = state
         sandbox = served.sandbox
         self.config = tmp_path / "shared" / "sync.toml"
         self.config.write_text(
@@ -171,16 +182,17 @@ shipstation_store_id = {sandbox.shipstation_store_id}
         return account
 
     def notified_in_state(self) -> set[int]:
-        with sqlite3.connect(self.state) as db:
-            rows = db.execute(
-                "SELECT bm_order_id FROM writes WHERE key = 'notified' AND status = 'done'"
-            ).fetchall()
-        return {int(row[0]) for row in rows}
+        with open_store(self.state, read_only=True) as store:
+            return {
+                w.bm_order_id
+                for w in store.all_writes()
+                if w.key == "notified" and w.status == "done"
+            }
 
     def lease(self) -> tuple[str, datetime] | None:
-        with sqlite3.connect(self.state) as db:
-            row = db.execute("SELECT holder, expires_at FROM leases").fetchone()
-        return None if row is None else (str(row[0]), datetime.fromisoformat(row[1]))
+        with open_store(self.state, read_only=True) as store:
+            found = store.get_lease("eu")
+        return None if found is None else (found.holder, found.expires_at)
 
 
 def _import_and_pack(runs: Runs, served: ServedSandbox) -> set[int]:
@@ -209,10 +221,10 @@ def _assert_each_order_once(wire: Wire, served: ServedSandbox, packed: set[int])
 
 @pytest.mark.parametrize("processes", [2, 4])
 def test_runs_started_at_once_write_and_count_each_order_once(
-    served: tuple[ServedSandbox, Wire], tmp_path: Path, processes: int
+    served: tuple[ServedSandbox, Wire], tmp_path: Path, state: str, processes: int
 ) -> None:
     running, wire = served
-    runs = Runs(running, tmp_path)
+    runs = Runs(running, tmp_path, state)
 
     # Imports at once, on a fresh state file: ShipStation holds each order once, and the
     # reports' imports add up to the orders in ShipStation.
@@ -247,10 +259,10 @@ def test_runs_started_at_once_write_and_count_each_order_once(
 
 
 def test_runs_started_a_few_hundred_ms_apart_while_one_is_mid_notify(
-    served: tuple[ServedSandbox, Wire], tmp_path: Path
+    served: tuple[ServedSandbox, Wire], tmp_path: Path, state: str
 ) -> None:
     running, wire = served
-    runs = Runs(running, tmp_path)
+    runs = Runs(running, tmp_path, state)
     packed = _import_and_pack(runs, running)
 
     # The first run's first ship write is the signal: the others start from then on, 300 ms
@@ -282,10 +294,10 @@ def test_runs_started_a_few_hundred_ms_apart_while_one_is_mid_notify(
 
 
 def test_a_holder_killed_mid_notify_is_taken_over_after_its_lease_expires(
-    served: tuple[ServedSandbox, Wire], tmp_path: Path
+    served: tuple[ServedSandbox, Wire], tmp_path: Path, state: str
 ) -> None:
     running, wire = served
-    runs = Runs(running, tmp_path)
+    runs = Runs(running, tmp_path, state)
     packed = _import_and_pack(runs, running)
 
     holder = runs.start("--lease-expiry", "3")
@@ -321,10 +333,10 @@ def test_a_holder_killed_mid_notify_is_taken_over_after_its_lease_expires(
 
 
 def test_a_holder_paused_past_its_lease_writes_nothing_after_waking(
-    served: tuple[ServedSandbox, Wire], tmp_path: Path
+    served: tuple[ServedSandbox, Wire], tmp_path: Path, state: str
 ) -> None:
     running, wire = served
-    runs = Runs(running, tmp_path)
+    runs = Runs(running, tmp_path, state)
     packed = _import_and_pack(runs, running)
 
     paused = runs.start("--lease-expiry", "2")
