@@ -10,6 +10,11 @@ and other edits survive. A BackShip order (``is_backship``) carries Back Market'
 (carrier, tracking number, PDF) in its notes once accepted, so that the packer buys none.
 An order whose lines were all cancelled or refunded on Back Market is set to cancelled in
 ShipStation while it is still open there.
+
+A copy the seller deleted in ShipStation (a soft delete: it leaves every list and ``GET``
+answers 404, shipstation.md §3) while the order is still to ship on Back Market is created
+again under the same ``orderKey`` and the new ``orderId`` stored; the report warns of each
+one (``recreated``), or names it as a failure when ShipStation refuses it.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ import attrs
 
 from ..backmarket.models import Order as BackMarketOrder
 from ..backmarket.models import OrderLineState, OrderUpdate
-from ..errors import BackMarketShipStationError
+from ..errors import BackMarketShipStationError, NotFoundError
 from ..shipstation.models import Order as ShipStationOrder
 from ..shipstation.models import OrderStatus
 from ..shipstation.windows import pacific_window_start
 from .context import LIST_PAGE, OPEN_STATUSES, AccountContext, backmarket_id, digest, snapshot
-from .report import AccountReport
+from .report import AccountReport, ReportWarning
 from .store import OrderRecord
 
 __all__ = ["ImportLoop"]
@@ -46,6 +51,8 @@ class _Pending:
     cancelling: bool = False
     adopted: bool = False
     """Already in ShipStation though the store had no record of it (a lost state file)."""
+    recreated: bool = False
+    """The store knew the order but its ShipStation copy is gone (deleted by the seller)."""
 
 
 class ImportLoop:
@@ -54,6 +61,7 @@ class ImportLoop:
     def __init__(self, ctx: AccountContext) -> None:
         self.ctx = ctx
         self._adoptable: dict[int, ShipStationOrder] = {}
+        self._gone: set[int] = set()
 
     def __repr__(self) -> str:
         return f"ImportLoop(account={self.ctx.account!r})"
@@ -65,8 +73,11 @@ class ImportLoop:
         ctx.journal.load_leftovers()
         since = ctx.since("import", started)
         self._adoptable = {}
+        self._gone = set()
         if ctx.store.get_cursor(ctx.account, "import") is None:
             self._adoptable = self._orders_already_in_shipstation(since, started)
+        else:
+            self._gone = self._deleted_copies(since, started, report)
         seen: set[int] = set()
         deferred: set[int] = set()  # accepted this run: pushed once read back
         pending: list[_Pending] = []
@@ -87,6 +98,8 @@ class ImportLoop:
                     pending.clear()
 
         handle(ctx.retry_orders("import", report), may_accept=True)
+        # Read again from Back Market, as they may have shipped or been cancelled there since.
+        handle(ctx.read_orders(sorted(self._gone), "import", report), may_accept=False)
         handle(ctx.bm.orders.list(date_modification=since), may_accept=True)
         if deferred:
             # Accepting bumps date_modification: one more listing reads every accepted order
@@ -122,6 +135,48 @@ class ImportLoop:
             if bm_order_id is not None and order.order_key == ctx.order_key(bm_order_id):
                 found[bm_order_id] = order
         return found
+
+    def _deleted_copies(self, since: datetime, until: datetime, report: AccountReport) -> set[int]:
+        """The open orders of the store whose ShipStation copy is gone (the seller deleted it).
+
+        A deleted order leaves every list and answers 404 by id (shipstation.md §3,
+        [WMS-MERGE]). So: one paged list per open status the store holds orders in (usually
+        just Awaiting Shipment) and one of the orders modified since the cursor (those shipped
+        or cancelled since the last run, which the notify loop handles), never one call per
+        order. Only an order missing from every list is read by id; a 404 proves it deleted.
+        A list that fails leaves the check to the next run: nothing is re-created on doubt.
+        """
+        ctx = self.ctx
+        records = [r for r in ctx.store.open_orders(ctx.account) if r.ss_order_id is not None]
+        if not records:
+            return set()
+        listed: set[int] = set()
+        try:
+            for status in sorted({r.ss_status for r in records}):
+                for order in ctx.ss.orders.list(
+                    store_id=ctx.store_id, order_status=status, page_size=LIST_PAGE
+                ):
+                    listed.add(order.order_id or 0)
+            for order in ctx.ss.orders.list(
+                store_id=ctx.store_id,
+                # Pacific wall time, widened across a fall-back (shipstation.md §1.4).
+                modify_date_start=pacific_window_start(since, until),
+                page_size=LIST_PAGE,
+            ):
+                listed.add(order.order_id or 0)
+        except BackMarketShipStationError:
+            return set()
+        gone: set[int] = set()
+        for record in records:
+            if record.ss_order_id in listed or record.ss_order_id is None:
+                continue
+            try:
+                ctx.ss.orders.get(record.ss_order_id)
+            except NotFoundError:
+                gone.add(record.bm_order_id)
+            except BackMarketShipStationError as exc:
+                ctx.fail(report, "import", record.bm_order_id, exc)
+        return gone
 
     def _accept(self, bm_order: BackMarketOrder, report: AccountReport) -> bool:
         """Accept the paid lines of an importable order; True when a write was made."""
@@ -180,7 +235,8 @@ class ImportLoop:
             ctx.fail(report, "import", order_id, exc)
             return
         fingerprint = digest(fresh)
-        if record is not None and record.digest == fingerprint:
+        gone = order_id in self._gone
+        if record is not None and record.digest == fingerprint and not gone:
             ctx.remember(record, bm_order)
             ctx.clear_failure("import", order_id)
             report.unchanged += 1
@@ -188,9 +244,15 @@ class ImportLoop:
         order = fresh
         existing = self._adoptable.pop(order_id, None) if record is None else None
         adopted = existing is not None
-        if record is not None and record.ss_order_id is not None:
-            existing = ctx.read_shipstation_order(record.ss_order_id, order_id, "import", report)
-            if existing is None:
+        if record is not None and record.ss_order_id is not None and not gone:
+            try:
+                existing = ctx.ss.orders.get(record.ss_order_id)
+            except NotFoundError:
+                # Deleted in ShipStation: created again below, never retried against the
+                # dead id (which would fail the same way on every run).
+                gone = True
+            except BackMarketShipStationError as exc:
+                ctx.fail(report, "import", order_id, exc)
                 return
         if existing is not None:
             if existing.order_status not in OPEN_STATUSES:
@@ -203,7 +265,12 @@ class ImportLoop:
                 return
         pending.append(
             _Pending(
-                bm_order=bm_order, order=order, digest=fingerprint, record=record, adopted=adopted
+                bm_order=bm_order,
+                order=order,
+                digest=fingerprint,
+                record=record,
+                adopted=adopted,
+                recreated=gone and record is not None,
             )
         )
 
@@ -241,10 +308,16 @@ class ImportLoop:
         if record.ss_order_id is None:
             report.skipped += 1
             return
-        existing = ctx.read_shipstation_order(
-            record.ss_order_id, bm_order.order_id, "import", report
-        )
-        if existing is None:
+        try:
+            existing = ctx.ss.orders.get(record.ss_order_id)
+        except NotFoundError:
+            # Deleted in ShipStation and cancelled on Back Market: nothing left to cancel.
+            ctx.remember(record, bm_order, ss_status=OrderStatus.CANCELLED)
+            ctx.clear_failure("import", bm_order.order_id)
+            report.skipped += 1
+            return
+        except BackMarketShipStationError as exc:
+            ctx.fail(report, "import", bm_order.order_id, exc)
             return
         if existing.order_status not in OPEN_STATUSES:
             ctx.remember(record, bm_order, ss_status=existing.order_status)
@@ -270,6 +343,8 @@ class ImportLoop:
                 verb = (
                     "cancel"
                     if item.cancelling
+                    else "re-create"
+                    if item.recreated
                     else "update"
                     if item.record is not None
                     else "create"
@@ -278,7 +353,7 @@ class ImportLoop:
                 # run's report says what would happen.
                 if item.cancelling:
                     report.cancelled += 1
-                elif item.record is None and not item.adopted:
+                elif item.recreated or (item.record is None and not item.adopted):
                     report.imported += 1
                 else:
                     report.updated += 1
@@ -298,6 +373,7 @@ class ImportLoop:
         now = ctx.clock.now()
         refused_unknown: list[tuple[_Pending, str]] = []
         counts = {"cancelled": 0, "imported": 0, "updated": 0}
+        recreated: list[tuple[int, int | None]] = []
         # The outcomes are recorded under the lease, and counted only once committed: a run
         # that lost the account meanwhile records and counts none (the new holder pushes
         # them again, unchanged for ShipStation, and counts them).
@@ -315,6 +391,15 @@ class ImportLoop:
                     )
                     if item.record is None:
                         refused_unknown.append((item, reason))
+                    elif item.recreated:
+                        ctx.fail_reason(
+                            report,
+                            "import",
+                            order_id,
+                            "ShipStationRejected",
+                            "its ShipStation copy was deleted and could not be created again"
+                            f" ({reason}); it is still to ship on Back Market",
+                        )
                     else:
                         ctx.fail_reason(report, "import", order_id, "ShipStationRejected", reason)
                     continue
@@ -334,13 +419,28 @@ class ImportLoop:
                 ctx.store.clear_failure(ctx.account, "import", str(order_id))
                 if item.cancelling:
                     counts["cancelled"] += 1
-                elif item.record is None and not item.adopted:
+                elif item.recreated or (item.record is None and not item.adopted):
                     counts["imported"] += 1
+                    if item.recreated:
+                        recreated.append((order_id, outcome.order_id))
                 else:
                     counts["updated"] += 1
         report.cancelled += counts["cancelled"]
         report.imported += counts["imported"]
         report.updated += counts["updated"]
+        for order_id, ss_order_id in recreated:
+            report.warnings.append(
+                ReportWarning(
+                    stage="import",
+                    order_id=order_id,
+                    kind="recreated",
+                    message=(
+                        "its ShipStation copy was deleted while it is still to ship on Back"
+                        f" Market: created again as ShipStation order {ss_order_id}"
+                        " (the notes typed in the deleted copy are not in it)"
+                    ),
+                )
+            )
         for item, reason in refused_unknown:
             if not self._claim_locked(item, report):
                 ctx.fail_reason(

@@ -41,7 +41,7 @@ class ReportWarning:
     stage: str
     order_id: int | str
     kind: str
-    """``shipped_after_cancel``, ``label_after_report``..."""
+    """``shipped_after_cancel``, ``label_after_report``, ``recreated``..."""
     message: str
 
     def to_dict(self) -> dict[str, Any]:

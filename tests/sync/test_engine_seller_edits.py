@@ -279,3 +279,86 @@ def test_an_order_labelled_after_the_buyer_cancelled_it_is_a_warning_and_no_writ
     assert '"shipped_after_cancel"' in report.to_json()
     world.clock.advance(3600)
     assert not [w for a in world.sync().accounts for w in a.warnings]
+
+
+def _single_device_order(world: World) -> dict[str, Any]:
+    """An open ShipStation order of one quantity-1 device line with an identifier."""
+    for ss_order in world.open_orders():
+        if not ss_order.get("active", True):
+            continue
+        lines = world.bm_order(int(ss_order["orderNumber"]))["orderlines"]
+        if len(lines) == 1 and lines[0]["quantity"] == 1 and world.identifiers_of(ss_order):
+            return ss_order
+    raise AssertionError("the sandbox made no single-device order")
+
+
+def _live_copies(world: World, order_key: str) -> list[dict[str, Any]]:
+    return [o for o in world.sandbox.shipstation.orders() if o["orderKey"] == order_key]
+
+
+def test_a_deleted_copy_of_an_accepted_order_is_created_again_then_reported_with_its_imei(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _single_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    world.sandbox.shipstation.delete_order(int(ss_order["orderId"]))
+    world.clock.advance(600)
+
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    [copy] = _live_copies(world, ss_order["orderKey"])
+    assert copy["orderId"] != ss_order["orderId"]
+    assert copy["orderStatus"] == "awaiting_shipment"
+    [warning] = [w for a in report.accounts for w in a.warnings]
+    assert (warning.order_id, warning.kind) == (order_id, "recreated")
+    assert str(copy["orderId"]) in warning.message
+    assert "WARNING import order" in report.to_text()
+    assert '"recreated"' in report.to_json()
+    assert world.wire.ship_posts()[order_id] == 0
+
+    label = _label(world, copy)
+    world.clock.advance(3600)
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    assert not [w for a in report.accounts for w in a.warnings]
+    assert len(_ship_writes(world, order_id)) == 1
+    bm = world.bm_order(order_id)
+    assert bm["tracking_number"] == label["trackingNumber"]
+    [line] = bm["orderlines"]
+    [(_, identifier)] = world.identifiers_of(copy).values()
+    assert identifier in (line["imei"], line["serial_number"])
+    assert line["state"] == 3
+    world.clock.advance(3600)
+    again = world.sync()
+    assert again.exit_code == 0
+    assert not [w for a in again.accounts for w in a.warnings]
+    assert len(_live_copies(world, ss_order["orderKey"])) == 1
+
+
+def test_a_deleted_copy_of_an_order_changed_on_back_market_is_created_again_not_failed(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    cancelled, kept = world.bm_order(order_id)["orderlines"]
+    world.sandbox.shipstation.delete_order(int(ss_order["orderId"]))
+    world.sandbox.backmarket.cancel_line_as_buyer(order_id, cancelled["id"])
+    world.clock.advance(600)
+
+    report = world.sync()
+
+    assert not [f for a in report.accounts for f in a.failures], report.to_text()
+    [copy] = _live_copies(world, ss_order["orderKey"])
+    assert copy["orderStatus"] == "awaiting_shipment"
+    assert str(kept["id"]) in _keys(copy)
+    [warning] = [w for a in report.accounts for w in a.warnings]
+    assert (warning.order_id, warning.kind) == (order_id, "recreated")
+    world.clock.advance(3600)
+    again = world.sync()
+    assert again.exit_code == 0, again.to_text()
+    assert not [w for a in again.accounts for w in a.warnings]
+    assert len(_live_copies(world, ss_order["orderKey"])) == 1
