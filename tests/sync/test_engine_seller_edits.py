@@ -362,3 +362,59 @@ def test_a_deleted_copy_of_an_order_changed_on_back_market_is_created_again_not_
     assert again.exit_code == 0, again.to_text()
     assert not [w for a in again.accounts for w in a.warnings]
     assert len(_live_copies(world, ss_order["orderKey"])) == 1
+
+
+def test_a_changed_order_whose_copy_is_gone_is_created_again_when_the_check_could_not_run(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    cancelled, kept = world.bm_order(order_id)["orderlines"]
+    world.sandbox.shipstation.delete_order(int(ss_order["orderId"]))
+    world.sandbox.backmarket.cancel_line_as_buyer(order_id, cancelled["id"])
+    world.clock.advance(600)
+    # ShipStation fails the list of open orders: the update of the changed order meets the 404.
+    faults = world.sandbox.shipstation_faults
+    faults.inject("server_error", 4, path_prefix="/orders")
+    world.wire.clear()
+
+    report = world.sync()
+
+    assert faults.pending == 0
+    assert not [f for a in report.accounts for f in a.failures], report.to_text()
+    gets = [s for s in world.wire.requests if s.path == f"/orders/{ss_order['orderId']}"]
+    assert [s.outcome for s in gets] == ["404"]
+    [copy] = _live_copies(world, ss_order["orderKey"])
+    assert str(kept["id"]) in _keys(copy)
+    [warning] = [w for a in report.accounts for w in a.warnings]
+    assert (warning.order_id, warning.kind) == (order_id, "recreated")
+
+
+def test_a_deleted_copy_shipstation_refuses_to_create_again_is_a_failure_naming_the_order(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _single_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    world.sandbox.shipstation.delete_order(int(ss_order["orderId"]))
+    world.clock.advance(600)
+    faults = world.sandbox.shipstation_faults
+    faults.inject("server_error", 4, path_prefix="/orders/createorders")
+
+    report = world.sync()
+
+    assert faults.pending == 0
+    [failure] = [f for a in report.accounts for f in a.failures]
+    assert (failure.stage, failure.order_id) == ("import", order_id)
+    assert report.exit_code == 1, report.to_text()
+    assert _live_copies(world, ss_order["orderKey"]) == []
+    assert not [w for a in report.accounts for w in a.warnings]
+
+    world.clock.advance(3600)
+    healed = world.sync()
+
+    assert healed.exit_code == 0, healed.to_text()
+    assert len(_live_copies(world, ss_order["orderKey"])) == 1
+    [warning] = [w for a in healed.accounts for w in a.warnings]
+    assert (warning.order_id, warning.kind) == (order_id, "recreated")
