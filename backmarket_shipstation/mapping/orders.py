@@ -224,6 +224,28 @@ def _lookup(catalog: Mapping[str, CatalogProduct] | None, sku: str | None) -> Ca
     return None
 
 
+def _lines_on_this_part(
+    bm_order: BackMarketOrder, existing: ShipStationOrder | None
+) -> BackMarketOrder:
+    """The order as far as it is on ``existing``, when the seller split that copy.
+
+    A split moves items to a new ShipStation order of their own and marks both
+    ``mergedOrSplit`` (docs/api-notes/shipstation.md, "Split orders"). Re-importing every Back
+    Market line onto the original would put the moved phones on it a second time, to be
+    packed twice; so the original keeps the lines it still holds, and its status follows them
+    (its own lines all cancelled: cancelled, whatever the other parts hold).
+    """
+    if existing is None or existing.advanced_options is None:
+        return bm_order
+    if not existing.advanced_options.merged_or_split:
+        return bm_order
+    on_this_part = {item.line_item_key for item in existing.items or ()}
+    own = tuple(line for line in bm_order.lines if str(line.id) in on_this_part)
+    if not own:
+        return bm_order
+    return attrs.evolve(bm_order, orderlines=own)
+
+
 # Item fields that come from Back Market; on re-import the others keep their ShipStation value.
 _OWNED_ITEM_FIELDS = (
     "line_item_key",
@@ -431,6 +453,7 @@ def to_shipstation_order(
     order state is not importable (0, 10 and 8 by default).
     """
     order_id = bm_order.order_id
+    bm_order = _lines_on_this_part(bm_order, existing)
     status = _status(bm_order, status_map, existing)
     shipping = bm_order.shipping_address
     if shipping is None:

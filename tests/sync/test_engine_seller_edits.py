@@ -418,3 +418,44 @@ def test_a_deleted_copy_shipstation_refuses_to_create_again_is_a_failure_naming_
     assert len(_live_copies(world, ss_order["orderKey"])) == 1
     [warning] = [w for a in healed.accounts for w in a.warnings]
     assert (warning.order_id, warning.kind) == (order_id, "recreated")
+
+
+def test_a_split_order_changed_on_back_market_keeps_each_phone_on_one_part_only(
+    make_world: Callable[..., World],
+) -> None:
+    world = _imported(make_world)
+    ss_order = _two_device_order(world)
+    order_id = int(ss_order["orderNumber"])
+    first_key, second_key = _keys(ss_order)
+    devices = world.identifiers_of(ss_order)
+    simulator = world.sandbox.shipstation
+    child = simulator.split_order(int(ss_order["orderId"]), [second_key])
+    # The buyer cancels the phone left on the original: the import re-reads the order.
+    world.sandbox.backmarket.cancel_line_as_buyer(order_id, int(first_key))
+    world.clock.advance(600)
+
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    parent = simulator.get_order(int(ss_order["orderId"]))
+    child_now = simulator.get_order(int(child["orderId"]))
+    assert parent is not None
+    assert child_now is not None
+    # The moved phone is on the split part only, never put back on the original to be
+    # packed twice; the original holds nothing left to ship.
+    assert second_key not in _keys(parent)
+    assert parent["orderStatus"] == "cancelled"
+    assert _keys(child_now) == [second_key]
+
+    _label(world, child_now)
+    world.clock.advance(3600)
+    world.wire.clear()
+    report = world.sync()
+
+    assert report.exit_code == 0, report.to_text()
+    [ship] = _ship_writes(world, order_id)
+    assert ship["tracking_number"]
+    lines = {line["id"]: line for line in world.bm_order(order_id)["orderlines"]}
+    assert lines[int(second_key)]["state"] == 3
+    _, value = devices[int(second_key)]
+    assert value in (lines[int(second_key)]["imei"], lines[int(second_key)]["serial_number"])
