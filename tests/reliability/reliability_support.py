@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -124,13 +125,134 @@ def identifier_notes(sandbox: Sandbox, ss_order: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def pack(sandbox: Sandbox, ss_order: dict[str, Any]) -> None:
+def pack(sandbox: Sandbox, ss_order: dict[str, Any]) -> dict[str, Any]:
     """Type the identifiers into the order's Internal Notes and buy its label."""
     notes = identifier_notes(sandbox, ss_order)
     if notes:
         existing = ss_order.get("internalNotes") or ""
         sandbox.shipstation.add_order({**ss_order, "internalNotes": f"{existing}\n{notes}".strip()})
-    sandbox.shipstation.buy_label(int(ss_order["orderId"]), weight={"value": 320, "units": "grams"})
+    return sandbox.shipstation.buy_label(
+        int(ss_order["orderId"]), weight={"value": 320, "units": "grams"}
+    )
+
+
+def bm_order_id(ss_order: dict[str, Any]) -> int:
+    """The Back Market order a ShipStation order (or a split part, ``<id>-<n>``) belongs to."""
+    return int(str(ss_order["orderNumber"]).split("-", 1)[0])
+
+
+def _device_keys(ss_order: dict[str, Any]) -> list[str]:
+    return [
+        str(item["lineItemKey"])
+        for item in ss_order.get("items") or ()
+        if not item.get("adjustment") and str(item.get("lineItemKey") or "").isdigit()
+    ]
+
+
+class SellerPacker:
+    """The packer of the soaks, editing orders in ShipStation as sellers do (issue 13).
+
+    Each order it ships takes one path, drawn from ``rng`` (so a seed fixes the mix):
+
+    - ``split``: a two-phone order split in two, each part noted and labelled;
+    - ``removed_then_restored``: an item removed, put back, then the order labelled;
+    - ``removed_rest_labelled``: an item removed and the rest labelled; Back Market would ship
+      the removed line too, so the order must stay unsent until that line is covered
+      (:meth:`resolve_uncovered`: the buyer cancels it);
+    - ``second_label``: a second label bought for the same order;
+    - ``voided_relabelled``: the label voided and a new one bought before the next sync;
+    - ``plain``: typed and labelled once.
+
+    ``delete_order`` is not in the mix (re-creation of a deleted order is another change).
+    """
+
+    def __init__(self, sandbox: Sandbox, rng: random.Random) -> None:
+        self.sandbox = sandbox
+        self.rng = rng
+        self.mix: Counter[str] = Counter()
+        self.edited: set[int] = set()
+        """Back Market ids of the orders the packer edited (split, items removed)."""
+        self.uncovered: dict[int, int] = {}
+        """Back Market order id -> the line removed from its labelled ShipStation order."""
+
+    def ship(self, ss_order: dict[str, Any]) -> None:
+        ss = self.sandbox.shipstation
+        order_id = int(ss_order["orderId"])
+        bm_id = bm_order_id(ss_order)
+        keys = _device_keys(ss_order)
+        quantities = {str(i["lineItemKey"]): i.get("quantity") for i in ss_order["items"]}
+        two_phones = len(keys) == 2 and all(quantities[k] == 1 for k in keys)
+        roll, other = self.rng.random(), self.rng.random()
+        if two_phones and roll < 0.35:
+            child = ss.split_order(order_id, [keys[1]])
+            parent = ss.get_order(order_id)
+            assert parent is not None
+            pack(self.sandbox, parent)
+            pack(self.sandbox, child)
+            self.edited.add(bm_id)
+            self.mix["split"] += 1
+        elif len(keys) >= 2 and roll < 0.55:
+            edited = ss.remove_item(order_id, keys[-1])
+            self.edited.add(bm_id)
+            if self.rng.random() < 0.5:
+                ss.add_order({**edited, "items": ss_order["items"]})
+                restored = ss.get_order(order_id)
+                assert restored is not None
+                assert _device_keys(restored) == keys
+                pack(self.sandbox, restored)
+                self.mix["removed_then_restored"] += 1
+            else:
+                pack(self.sandbox, edited)
+                self.uncovered[bm_id] = int(keys[-1])
+                self.mix["removed_rest_labelled"] += 1
+        elif other < 0.1:
+            pack(self.sandbox, ss_order)
+            ss.buy_another_label(order_id, weight={"value": 200, "units": "grams"})
+            self.mix["second_label"] += 1
+        elif other < 0.2:
+            label = pack(self.sandbox, ss_order)
+            assert ss.void_label(int(label["shipmentId"]))["approved"]
+            ss.buy_label(order_id, weight={"value": 320, "units": "grams"})
+            self.mix["voided_relabelled"] += 1
+        else:
+            pack(self.sandbox, ss_order)
+            self.mix["plain"] += 1
+
+    def resolve_uncovered(self) -> None:
+        """The buyers of the half-labelled orders cancel the removed lines: nothing is left
+        uncovered, so the next run reports those orders with the labelled rest."""
+        bm = self.sandbox.backmarket
+        for bm_id, line_id in self.uncovered.items():
+            bm.cancel_line_as_buyer(bm_id, line_id)
+
+    def summary(self) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(self.mix.items()))
+
+
+def _coverage_problem(
+    sandbox: Sandbox, order: dict[str, Any], parts: list[dict[str, Any]], live: set[int]
+) -> str | None:
+    """Why Back Market may not be told this order shipped yet, or None when it may: every
+    line still to ship is in a ShipStation part that is shipped with a live label, in full,
+    and each device's IMEI or serial number is in the Internal Notes of those parts."""
+    shipped_parts = [p for p in parts if p["orderStatus"] == "shipped" and p["orderId"] in live]
+    labelled: Counter[str] = Counter()
+    notes = ""
+    for part in shipped_parts:
+        notes += "\n" + (part.get("internalNotes") or "")
+        for item in part.get("items") or ():
+            if not item.get("adjustment"):
+                labelled[str(item.get("lineItemKey"))] += int(item.get("quantity") or 0)
+    bm = sandbox.backmarket
+    for line in order["orderlines"]:
+        if line["state"] in (4, 5, 6, 7):
+            continue
+        if labelled[str(line["id"])] < line["quantity"]:
+            return f"line {line['id']} not in a live-labelled part"
+        expected = bm.device_imeis.get(line["id"]) or bm.device_serials.get(line["id"])
+        if expected is not None and expected not in notes:
+            return f"line {line['id']}: identifier not in the notes"
+    return None
 
 
 def invariant_violations(sandbox: Sandbox, log: Iterable[Sent]) -> list[str]:
@@ -138,8 +260,12 @@ def invariant_violations(sandbox: Sandbox, log: Iterable[Sent]) -> list[str]:
 
     - every Back Market order still to accept or ship is in ShipStation, once per orderKey;
     - an order whose lines are all cancelled is cancelled in ShipStation if it was imported;
-    - every order shipped in ShipStation (a label) is shipped on Back Market with its tracking
-      number and every device's IMEI or serial number, after exactly one delivered ship POST.
+    - an order is expected shipped on Back Market exactly when every line still to ship is
+      covered by a live label in one of its ShipStation parts (the order, its split parts
+      ``<id>-<n>``) with its device's identifier in their notes; then Back Market holds the
+      earliest live label's tracking number and every device's IMEI or serial number on its
+      own line, after exactly one delivered ship POST;
+    - an order with a part shipped but a line not covered had no ship POST delivered at all.
     """
     problems: list[str] = []
     ss_orders = store_orders(sandbox)
@@ -148,35 +274,63 @@ def invariant_violations(sandbox: Sandbox, log: Iterable[Sent]) -> list[str]:
     if duplicated:
         problems.append(f"duplicated in ShipStation: {duplicated}")
     by_key = {o["orderKey"]: o for o in ss_orders}
-    tracking = {s["orderNumber"]: s["trackingNumber"] for s in sandbox.shipstation.shipments()}
+    parts_of: dict[int, list[dict[str, Any]]] = {}
+    for ss_order in ss_orders:
+        parts_of.setdefault(bm_order_id(ss_order), []).append(ss_order)
+    live_labels: dict[int, list[dict[str, Any]]] = {}
+    for shipment in sandbox.shipstation.shipments():
+        if not shipment.get("voided"):
+            number = str(shipment["orderNumber"]).split("-", 1)[0]
+            live_labels.setdefault(int(number), []).append(shipment)
+    live_orders = {s["orderId"] for labels in live_labels.values() for s in labels}
     ships = delivered_ship_posts(log)
     bm = sandbox.backmarket
     for order in bm.orders():
         oid = order["order_id"]
         key = order_key_for(oid)
         ss_order = by_key.get(key)
+        parts = parts_of.get(oid, [])
         line_states = {line["state"] for line in order["orderlines"]}
+        uncovered = _coverage_problem(sandbox, order, parts, live_orders) if parts else "none"
         if order["state"] in (1, 3) and line_states & {1, 2}:
             if ss_order is None:
                 problems.append(f"order {oid} (state {order['state']}) lost: not in ShipStation")
-            elif ss_order["orderStatus"] not in ("awaiting_shipment", "on_hold"):
+            elif uncovered is None:
+                problems.append(f"order {oid} covered by live labels, open on Back Market")
+            elif not {p["orderStatus"] for p in parts} & {
+                "awaiting_shipment",
+                "on_hold",
+                "shipped",
+            }:
                 problems.append(f"order {oid} open on Back Market, {ss_order['orderStatus']}")
         if ss_order is None:
             continue
         if line_states <= {4, 5, 6, 7} and ss_order["orderStatus"] != "cancelled":
             problems.append(f"order {oid} cancelled on Back Market, {ss_order['orderStatus']}")
-        if ss_order["orderStatus"] == "shipped":
-            if order["state"] != 9 or order.get("tracking_number") != tracking.get(str(oid)):
-                problems.append(f"order {oid} shipped in ShipStation, state {order['state']}")
-            for line in order["orderlines"]:
-                if line["state"] in (4, 5):
-                    continue
-                expected = bm.device_imeis.get(line["id"]) or bm.device_serials.get(line["id"])
-                got = line.get("imei") or line.get("serial_number")
-                if expected is not None and got != expected:
-                    problems.append(f"order {oid} line {line['id']}: {got!r} not {expected!r}")
-            if ships[oid] != 1:
-                problems.append(f"order {oid}: {ships[oid]} delivered ship POSTs")
+        if not any(p["orderStatus"] == "shipped" for p in parts):
+            continue
+        if uncovered is not None:
+            if ships[oid] != 0 or order["state"] == 9:
+                problems.append(
+                    f"order {oid} uncovered ({uncovered}) but {ships[oid]} ship POSTs,"
+                    f" state {order['state']}"
+                )
+            continue
+        labels = sorted(live_labels[oid], key=lambda s: (s["shipDate"], s["shipmentId"]))
+        if order["state"] != 9 or order.get("tracking_number") != labels[0]["trackingNumber"]:
+            problems.append(
+                f"order {oid} covered, state {order['state']},"
+                f" tracking {order.get('tracking_number')} not {labels[0]['trackingNumber']}"
+            )
+        for line in order["orderlines"]:
+            if line["state"] in (4, 5):
+                continue
+            expected = bm.device_imeis.get(line["id"]) or bm.device_serials.get(line["id"])
+            got = line.get("imei") or line.get("serial_number")
+            if expected is not None and got != expected:
+                problems.append(f"order {oid} line {line['id']}: {got!r} not {expected!r}")
+        if ships[oid] != 1:
+            problems.append(f"order {oid}: {ships[oid]} delivered ship POSTs")
     for oid, count in ships.items():
         if order_key_for(oid) not in by_key:
             problems.append(f"order {oid} ship POSTed but not in ShipStation ({count})")
