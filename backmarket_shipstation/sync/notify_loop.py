@@ -458,6 +458,15 @@ class NotifyLoop:
                 continue  # voided before it was reported: nothing was sent
             if label.create_date is not None and label.create_date > notified.updated_at:
                 continue  # a label bought after the report (warned then), voided since
+            if (
+                notified.source != f"shipment:{label.shipment_id}"
+                and label.void_date is not None
+                and label.void_date <= notified.updated_at
+            ):
+                # Voided before the report, which sent another label: nothing to fix. The
+                # window of this poll starts at the previous run, so it still lists a void
+                # made just before the run that reported the order.
+                continue
             key = f"void:{label.shipment_id}"
             if ctx.journal.was_sent(bm_order_id, key):
                 continue
