@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .._http import AsyncPaginator, Paginator, Request, query
 from .models import Delivery, DeliveryPage, OrderState
 
@@ -95,6 +97,13 @@ def backship_label(deliveries: list[Delivery] | tuple[Delivery, ...]) -> Deliver
     return max(live, key=lambda d: (d.date_creation or oldest, d.shipment_id or 0))
 
 
+def _with_absolute_label_url(found: Delivery | None, base_url: str) -> Delivery | None:
+    """``found`` with its ``label_url`` made absolute (Back Market sends a path)."""
+    if found is None or not found.label_url:
+        return found
+    return attrs.evolve(found, label_url=found.absolute_label_url(base_url))
+
+
 class Shipping:
     """``bm.shipping``: BackShip deliveries (labels Back Market supplies)."""
 
@@ -132,11 +141,7 @@ class Shipping:
         """The live BackShip label of an order, its ``label_url`` made absolute; ``None`` when
         Back Market has made none yet (the lines are not accepted)."""
         found = backship_label(tuple(self.deliveries(order_id=order_id)))
-        if found is None or not found.label_url:
-            return found
-        import attrs
-
-        return attrs.evolve(found, label_url=found.absolute_label_url(self._core.base_url))
+        return _with_absolute_label_url(found, self._core.base_url)
 
 
 class AsyncShipping:
@@ -175,8 +180,4 @@ class AsyncShipping:
     async def label_for(self, order_id: int) -> Delivery | None:
         """The live BackShip label of an order (see :meth:`Shipping.label_for`)."""
         found = backship_label(tuple([d async for d in self.deliveries(order_id=order_id)]))
-        if found is None or not found.label_url:
-            return found
-        import attrs
-
-        return attrs.evolve(found, label_url=found.absolute_label_url(self._core.base_url))
+        return _with_absolute_label_url(found, self._core.base_url)
