@@ -28,6 +28,7 @@ from ._sandbox import (
     describe,
     serve_forever,
 )
+from .agency import AgencyCheck, AgencyKeyPair, AgencySandbox, AgencySeller, ServedAgency
 from .backmarket import SHIPPERS, BackMarketSimulator, parse_filter_date
 from .counters import RequestCounters, endpoint_of
 from .data import OrderGenerator, generate_orders, is_valid_imei, make_imei
@@ -41,6 +42,10 @@ __all__ = [
     "FAULT_KINDS",
     "SHIPPERS",
     "SHIPSTATION_PREFIX",
+    "AgencyCheck",
+    "AgencyKeyPair",
+    "AgencySandbox",
+    "AgencySeller",
     "BackMarketSimulator",
     "Fault",
     "FaultInjector",
@@ -51,6 +56,7 @@ __all__ = [
     "RequestPipeline",
     "Sandbox",
     "SandboxServer",
+    "ServedAgency",
     "ServedSandbox",
     "ShipStationSimulator",
     "SimulatorTransport",

@@ -215,7 +215,8 @@ class BackMarketSimulator(CareSimulator, BackshipSimulator):
         token: the accepted access token (requests send ``Authorization: Basic <token>``).
         base_url: the external base URL, for absolute ``next``/``previous`` URLs.
         seed, orders: the generated orders (:class:`~.data.OrderGenerator`); ``now`` anchors
-            their dates (default: ``clock.now()`` at construction).
+            their dates (default: ``clock.now()`` at construction); ``markets`` (country
+            codes) limits them to those markets (default: every market).
         require_user_agent: answer a missing or malformed User-Agent (not
             ``BM-{Company}-{Integration};{email}``) with Cloudflare's HTML 403.
         accept_language: ``"strict"`` answers 400 to an ``Accept-Language`` that is not one of
@@ -260,6 +261,7 @@ class BackMarketSimulator(CareSimulator, BackshipSimulator):
         seed: int = 0,
         orders: int = 50,
         now: datetime | None = None,
+        markets: Iterable[str] | None = None,
         require_user_agent: bool = True,
         accept_language: Literal["strict", "ignore"] = "strict",
         rate_limit: int | None = 200,
@@ -301,7 +303,7 @@ class BackMarketSimulator(CareSimulator, BackshipSimulator):
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self._seed = seed
-        self._generator = OrderGenerator(seed, orders, now or clock.now())
+        self._generator = OrderGenerator(seed, orders, now or clock.now(), markets=markets)
         # Compact per-position index (position = generator index, then added orders).
         self._ids = array("q")  # ids of added orders (generated ids follow from positions)
         self._created = array("q", self._generator.created)

@@ -20,7 +20,7 @@ import random
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -610,11 +610,35 @@ class OrderGenerator:
     accept. The summaries (what the list endpoint filters on) are drawn for every order at
     construction from one sequential stream and kept in compact arrays (about 30 bytes an
     order); :meth:`order` builds the full dict on demand from the order's own generator.
+
+    ``markets`` (country codes such as ``"en-us"``) limits the orders to those markets, in
+    their usual proportions (a US seller's account sells in ``en-us`` only); the default is
+    every market of :data:`MARKETS`.
     """
 
-    def __init__(self, seed: int = 0, count: int = 50, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        count: int = 50,
+        now: datetime | None = None,
+        *,
+        markets: Iterable[str] | None = None,
+    ) -> None:
         if count < 0:
             raise ValueError("count cannot be negative")
+        self._market_cumulative = _MARKET_CUMULATIVE
+        self._market_indices = tuple(range(len(MARKETS)))
+        if markets is not None:
+            wanted = set(markets)
+            unknown = wanted - {m.code for m in MARKETS}
+            if unknown or not wanted:
+                raise ValueError(f"unknown markets {sorted(unknown)!r}: codes of MARKETS")
+            self._market_indices = tuple(i for i, m in enumerate(MARKETS) if m.code in wanted)
+            total = sum(MARKETS[i].weight for i in self._market_indices)
+            weights = [MARKETS[i].weight / total for i in self._market_indices]
+            self._market_cumulative = tuple(
+                sum(weights[: n + 1]) for n in range(len(self._market_indices))
+            )
         now = now or datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
@@ -643,7 +667,8 @@ class OrderGenerator:
         start = now - span
         for index in range(self.count):
             created = int(start + step * (index + rng.random()))
-            market = bisect_right(_MARKET_CUMULATIVE, rng.random())
+            drawn = bisect_right(self._market_cumulative, rng.random())
+            market = self._market_indices[min(drawn, len(self._market_indices) - 1)]
             age = now - created
             if age < day:
                 state = _weighted(rng, _STATES_RECENT)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -35,8 +35,13 @@ from .report import RunReport
 from .runner import run_sync
 from .state import open_store
 
+if TYPE_CHECKING:
+    from ..sandbox.backmarket import BackMarketSimulator
+    from ..sandbox.shipstation import ShipStationSimulator
+
 __all__ = [
     "Packed",
+    "PackingWorld",
     "SandboxRoundTrip",
     "pack",
     "pack_and_ship",
@@ -65,6 +70,21 @@ class SandboxRoundTrip:
     def exit_code(self) -> int:
         """The exit code of the last run: 0 once every order went through."""
         return (self.recovered or self.notified).exit_code
+
+
+class PackingWorld(Protocol):
+    """What the packer needs of a world: a :class:`Sandbox`, or one seller of an
+    :class:`~backmarket_shipstation.sandbox.AgencySandbox` (its Back Market account, its
+    ShipStation account and the store its orders are in)."""
+
+    @property
+    def backmarket(self) -> BackMarketSimulator: ...
+
+    @property
+    def shipstation(self) -> ShipStationSimulator: ...
+
+    @property
+    def shipstation_store_id(self) -> int: ...
 
 
 def sandbox_config(sandbox: Sandbox, *, state_path: str = ":memory:") -> SyncConfig:
@@ -102,7 +122,7 @@ class Packed:
         return self.labels_bought + self.marked_shipped
 
 
-def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]:
+def pack_and_ship(sandbox: PackingWorld, *, forget_every: int = 0) -> tuple[int, int]:
     """Play the packer in the simulated ShipStation: type identifiers, ship every open order.
 
     Every open order of the Back Market store gets its devices' IMEIs or serial numbers in
@@ -116,7 +136,7 @@ def pack_and_ship(sandbox: Sandbox, *, forget_every: int = 0) -> tuple[int, int]
     return packed.shipped, packed.left_without_identifiers
 
 
-def pack(sandbox: Sandbox, *, forget_every: int = 0) -> Packed:
+def pack(sandbox: PackingWorld, *, forget_every: int = 0) -> Packed:
     """:func:`pack_and_ship`, telling labels bought and BackShip orders marked shipped apart."""
     simulator = sandbox.shipstation
     bought = marked = forgotten = 0
@@ -161,7 +181,7 @@ def _backship_tracking(notes: str | None) -> str | None:
     return None
 
 
-def type_missing_identifiers(sandbox: Sandbox) -> int:
+def type_missing_identifiers(sandbox: PackingWorld) -> int:
     """The packer catches up: shipped orders of the Back Market store whose Internal Notes
     lack their devices' identifiers get them. Returns how many orders were fixed."""
     fixed = 0
@@ -178,7 +198,7 @@ def type_missing_identifiers(sandbox: Sandbox) -> int:
     return fixed
 
 
-def _identifier_notes(sandbox: Sandbox, order: dict[str, Any]) -> str:
+def _identifier_notes(sandbox: PackingWorld, order: dict[str, Any]) -> str:
     lines = []
     for item in order.get("items") or ():
         key = str(item.get("lineItemKey") or "")
