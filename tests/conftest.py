@@ -1,9 +1,10 @@
-"""Fixtures shared by every test directory: a throw-away PostgreSQL server.
+"""Fixtures shared by every test directory: throw-away PostgreSQL and Redis servers.
 
 ``postgres_url`` gives each test a new empty database on one server per session (see
 ``tests/postgres_server.py``). When no server can be started here, those tests skip with one
 line saying why; under CI (``CI=true``) that is a failure instead, since CI installs
-PostgreSQL and a skip there would hide a store that was never tested.
+PostgreSQL and a skip there would hide a store that was never tested. ``redis_url`` does the
+same for the Celery tests' broker (``tests/redis_server.py``): an emptied Redis per test.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 import pytest
 
 
-def _load_server_module() -> ModuleType:
+def _load_server_module(filename: str = "postgres_server.py") -> ModuleType:
     # --import-mode=importlib: a helper beside conftest is not importable by name.
-    path = Path(__file__).with_name("postgres_server.py")
-    spec = importlib.util.spec_from_file_location("_bmss_postgres_server", path)
+    path = Path(__file__).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"_bmss_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -32,6 +33,7 @@ def _load_server_module() -> ModuleType:
 
 
 postgres_server_module = _load_server_module()
+redis_server_module = _load_server_module("redis_server.py")
 
 
 def _in_ci() -> bool:
@@ -49,6 +51,18 @@ def _why_no_server() -> str | None:
     return None
 
 
+def _why_no_redis() -> str | None:
+    """Why the Celery tests' Redis cannot be started here, or ``None``."""
+    for module in ("celery", "redis"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[test]')"
+    try:
+        redis_server_module.find_binary()
+    except redis_server_module.ServerUnavailable as exc:
+        return str(exc)
+    return None
+
+
 _SKIPPED: list[str] = []
 
 
@@ -56,25 +70,35 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: needs the throw-away PostgreSQL server (fixture postgres_url)"
     )
+    config.addinivalue_line(
+        "markers", "redis: needs the throw-away Redis server (fixture redis_url)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Locally, without PostgreSQL, its cases are set aside and said so in one line."""
-    needing = [
-        item
-        for item in items
-        if "postgres_server" in getattr(item, "fixturenames", ())
-        or item.get_closest_marker("postgres") is not None
-    ]
-    if not needing or _in_ci():
-        return  # under CI the fixture fails them instead
-    reason = _why_no_server()
-    if reason is None:
-        return
-    _SKIPPED.append(f"PostgreSQL tests skipped ({len(needing)}): {reason}")
-    kept = set(map(id, needing))
-    config.hook.pytest_deselected(items=needing)
-    items[:] = [item for item in items if id(item) not in kept]
+    """Locally, without PostgreSQL or Redis, their cases are set aside and said so in one line."""
+    if _in_ci():
+        return  # under CI the fixtures fail them instead
+    for what, fixture, why in (
+        ("PostgreSQL", "postgres_server", _why_no_server),
+        ("Redis", "redis_server", _why_no_redis),
+    ):
+        marker = fixture.removesuffix("_server")
+        needing = [
+            item
+            for item in items
+            if fixture in getattr(item, "fixturenames", ())
+            or item.get_closest_marker(marker) is not None
+        ]
+        if not needing:
+            continue
+        reason = why()
+        if reason is None:
+            continue
+        _SKIPPED.append(f"{what} tests skipped ({len(needing)}): {reason}")
+        kept = set(map(id, needing))
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [item for item in items if id(item) not in kept]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -82,8 +106,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(line, yellow=True)
 
 
-def _unavailable(reason: str) -> None:
-    message = f"PostgreSQL tests skipped: {reason}"
+def _unavailable(reason: str, what: str = "PostgreSQL") -> None:
+    message = f"{what} tests skipped: {reason}"
     if _in_ci():
         pytest.fail(f"{message} (CI=true: CI must run them)", pytrace=False)
     pytest.skip(message)
@@ -108,4 +132,28 @@ def postgres_server() -> Iterator[object]:
 def postgres_url(postgres_server: object) -> str:
     """The URL of a database with no state in it, on the session's server."""
     url: str = postgres_server.fresh_state()  # type: ignore[attr-defined]
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[object]:
+    """One throw-away Redis server for the session (loopback, no persistence)."""
+    reason = _why_no_redis()
+    if reason is not None:
+        _unavailable(reason, "Redis")
+    try:
+        server = redis_server_module.start_server()
+    except redis_server_module.ServerUnavailable as exc:
+        _unavailable(str(exc), "Redis")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: object) -> str:
+    """The URL of database 0 of the session's Redis, emptied for this test."""
+    redis_server.flush()  # type: ignore[attr-defined]
+    url: str = redis_server.url()  # type: ignore[attr-defined]
     return url

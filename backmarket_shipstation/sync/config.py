@@ -64,6 +64,7 @@ from ..mapping import (
 )
 from ..shipstation.models import OrderStatus
 from .catalog import CatalogSource, FileCatalog, ShipStationCatalog
+from .celery_settings import celery_problems
 from .options import SyncOptions
 from .store import DEFAULT_STATE_PATH
 
@@ -115,7 +116,8 @@ OPTION_KEYS = frozenset(
     }
 )
 """The sync settings, allowed at the top (every account) and in an account's table."""
-_TOP_LEVEL_KEYS = frozenset({"state_path", "accounts"}) | OPTION_KEYS
+# ``celery``: the Celery workers' table (sync/celery_settings.py), checked here, used there.
+_TOP_LEVEL_KEYS = frozenset({"state_path", "accounts", "celery"}) | OPTION_KEYS
 _REQUIRES_IDENTIFIER = {"devices": device_lines, "every_single_unit_line": every_single_unit_line}
 
 
@@ -187,6 +189,8 @@ def load_config(
     for key in document:
         if key not in _TOP_LEVEL_KEYS:
             problems.append(f"unknown setting {key!r} at the top of the file{_did_you_mean(key)}")
+    if "celery" in document:
+        problems += celery_problems(document["celery"])
     raw_accounts = document.get("accounts")
     from_file = raw_accounts is not None
     if raw_accounts is None:
