@@ -23,7 +23,8 @@ from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .postgres_store import PostgresStore
 from .report import AccountReport, Failure, ReportWarning, RunReport
-from .runner import Transports, engines, run_sync
+from .runner import Transports, engines, key_pair_shares, run_sync
+from .shared import KeyPairShare
 from .state import copy_state, open_store
 from .stock import StockReport, StockSource, file_stock_source, sync_stock
 from .store import (
@@ -58,6 +59,7 @@ __all__ = [
     "ReportWarning",
     "FileCatalog",
     "FailureRecord",
+    "KeyPairShare",
     "Lease",
     "OrderRecord",
     "PostgresStore",
@@ -79,6 +81,7 @@ __all__ = [
     "copy_state",
     "engines",
     "file_stock_source",
+    "key_pair_shares",
     "load_catalog",
     "load_config",
     "open_store",

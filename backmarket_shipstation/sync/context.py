@@ -31,6 +31,7 @@ from .catalog import CatalogSource
 from .journal import AccountLease, WriteJournal
 from .options import SyncOptions
 from .report import AccountReport, Failure
+from .shared import KeyPairShare, Outcome, aligned_outcomes
 from .store import OrderRecord, SyncStore
 
 __all__ = ["AccountContext", "Progress"]
@@ -81,6 +82,9 @@ class AccountContext:
             dry_run=options.dry_run,
         )
         self._catalog: Catalog | CatalogSource | object | None = _UNREAD
+        self.share: KeyPairShare | None = None
+        """The polls and createorders batches of the accounts on this ShipStation key pair,
+        for the current run (:mod:`.shared`); ``None``: the account reads for itself."""
 
     def __repr__(self) -> str:
         return f"AccountContext(account={self.account!r}, store_id={self.store_id!r})"
@@ -198,6 +202,13 @@ class AccountContext:
                     updated_at=self.clock.now(),
                 )
             )
+
+    def upsert_orders(self, orders: list[ShipStationOrder]) -> list[Outcome]:
+        """createorders for up to 100 orders: each one's outcome, in order. Through the
+        key pair's share when there is one (batched with other accounts' orders)."""
+        if self.share is not None:
+            return self.share.upsert(self.ss, orders)
+        return aligned_outcomes(orders, self.ss.orders.upsert_many(orders))
 
     def since(self, loop: str, started: datetime) -> datetime:
         cursor = self.store.get_cursor(self.account, loop)

@@ -51,6 +51,7 @@ from .journal import AccountLease
 from .notify_loop import NotifyLoop
 from .options import SyncOptions
 from .report import AccountReport, Failure
+from .shared import KeyPairShare
 from .store import SyncStore
 from .store_check import check_store
 
@@ -120,21 +121,29 @@ class SyncEngine:
     def clock(self) -> Clock:
         return self._ctx.clock
 
-    def run(self) -> AccountReport:
+    def run(self, *, share: KeyPairShare | None = None) -> AccountReport:
         """Import, then notify. Errors of single orders are in the report, never raised.
 
         The account's lease is taken first: when another run holds it (and does not let go
         within ``options.lease_wait``) nothing is read or written and the report says who
         holds it (:attr:`AccountReport.held_by`). A run that loses the lease midway (paused
         past its expiry, and taken over) stops at its next write, with a ``lease`` failure.
+
+        ``share``: the polls and createorders batches of the other accounts on this
+        ShipStation key pair in this cycle (:mod:`.shared`; ``run_sync`` makes it); without
+        it the account reads for itself.
         """
         report = AccountReport(
             account=self.account, started_at=self.clock.now(), dry_run=self.options.dry_run
         )
-        with self._holding(report) as held:
-            # The store check is a read: under the lease, as everything else.
-            if held and self._store_checked(report):
-                self._loops(report)
+        self._ctx.share = share
+        try:
+            with self._holding(report) as held:
+                # The store check is a read: under the lease, as everything else.
+                if held and self._store_checked(report):
+                    self._loops(report)
+        finally:
+            self._ctx.share = None  # a share is one cycle's: never kept for the next
         report.finished_at = self.clock.now()
         return report
 
@@ -205,7 +214,9 @@ class SyncEngine:
         (one ``GET /stores``); ``ConfigurationError`` naming the id otherwise, and when no
         store id is set. :meth:`run` calls it first; a long-running caller (the webhook
         receiver) calls it once at start."""
-        return check_store(self.ss, self.store_id, account=self.account)
+        share = self._ctx.share
+        stores = share.stores(self.ss) if share is not None else None
+        return check_store(self.ss, self.store_id, account=self.account, stores=stores)
 
     def _store_checked(self, report: AccountReport) -> bool:
         """The ShipStation store is checked before anything is accepted on Back Market (see

@@ -3,7 +3,8 @@
 List the Back Market orders modified since the import cursor (minus an overlap window),
 accept the new ones (``new_state`` 2 per SKU: orders not accepted in time are lost), read
 them back once accepted (Back Market reveals the buyer's details then), map them, and upsert
-them to ShipStation in bulk (100 per call) under deterministic ``orderKey`` s. An order whose
+them to ShipStation in bulk (100 per call; with the other accounts of the key pair that import
+at the same time, :mod:`.shared`) under deterministic ``orderKey`` s. An order whose
 mapped payload has not changed since the last push costs no write; one that changed is
 merged over the order as ShipStation holds it, so the seller's Internal Notes (their IMEIs)
 and other edits survive. A BackShip order (``is_backship``) carries Back Market's label
@@ -20,6 +21,7 @@ one (``recreated``), or names it as a failure when ShipStation refuses it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime
 
 import attrs
@@ -32,12 +34,10 @@ from ..shipstation.models import OrderStatus
 from ..shipstation.windows import pacific_window_start
 from .context import LIST_PAGE, OPEN_STATUSES, AccountContext, backmarket_id, digest, snapshot
 from .report import AccountReport, ReportWarning
+from .shared import UPSERT_CHUNK as _UPSERT_CHUNK
 from .store import OrderRecord
 
 __all__ = ["ImportLoop"]
-
-_UPSERT_CHUNK = 100
-"""ShipStation's createorders takes at most 100 orders per call."""
 
 
 @attrs.define
@@ -67,6 +67,12 @@ class ImportLoop:
         return f"ImportLoop(account={self.ctx.account!r})"
 
     def run(self, report: AccountReport) -> None:
+        share = self.ctx.share
+        # The createorders combiner waits for the accounts of its key pair still importing.
+        with share.importing() if share is not None else nullcontext():
+            self._run(report)
+
+    def _run(self, report: AccountReport) -> None:
         ctx = self.ctx
         started = ctx.clock.now()
         ctx.catalog()  # a catalog source is read now: if it fails, the loop stops here
@@ -125,12 +131,7 @@ class ImportLoop:
         if ctx.store_id is None:
             return {}
         found: dict[int, ShipStationOrder] = {}
-        for order in ctx.ss.orders.list(
-            store_id=ctx.store_id,
-            # Pacific wall time, widened across a fall-back (shipstation.md §1.4).
-            modify_date_start=pacific_window_start(since, until),
-            page_size=LIST_PAGE,
-        ):
+        for order in self._modified_orders(since, until):
             bm_order_id = backmarket_id(order.order_number)
             if bm_order_id is not None and order.order_key == ctx.order_key(bm_order_id):
                 found[bm_order_id] = order
@@ -151,18 +152,18 @@ class ImportLoop:
         if not records:
             return set()
         listed: set[int] = set()
+        share = ctx.share
         try:
             for status in sorted({r.ss_status for r in records}):
-                for order in ctx.ss.orders.list(
-                    store_id=ctx.store_id, order_status=status, page_size=LIST_PAGE
+                for order in (
+                    share.orders_in_status(ctx.ss, status, ctx.store_id)
+                    if share is not None
+                    else ctx.ss.orders.list(
+                        store_id=ctx.store_id, order_status=status, page_size=LIST_PAGE
+                    )
                 ):
                     listed.add(order.order_id or 0)
-            for order in ctx.ss.orders.list(
-                store_id=ctx.store_id,
-                # Pacific wall time, widened across a fall-back (shipstation.md §1.4).
-                modify_date_start=pacific_window_start(since, until),
-                page_size=LIST_PAGE,
-            ):
+            for order in self._modified_orders(since, until):
                 listed.add(order.order_id or 0)
         except BackMarketShipStationError:
             return set()
@@ -177,6 +178,18 @@ class ImportLoop:
             except BackMarketShipStationError as exc:
                 ctx.fail(report, "import", record.bm_order_id, exc)
         return gone
+
+    def _modified_orders(self, since: datetime, until: datetime) -> Iterable[ShipStationOrder]:
+        """The store's orders modified since ``since``: one paged list, or the key pair's
+        one list for every account sharing it (:mod:`.shared`)."""
+        ctx = self.ctx
+        # Pacific wall time, widened across a fall-back (shipstation.md §1.4).
+        start = pacific_window_start(since, until)
+        if ctx.share is not None:
+            return ctx.share.modified_orders(ctx.ss, start, ctx.store_id)
+        return ctx.ss.orders.list(
+            store_id=ctx.store_id, modify_date_start=start, page_size=LIST_PAGE
+        )
 
     def _accept(self, bm_order: BackMarketOrder, report: AccountReport) -> bool:
         """Accept the paid lines of an importable order; True when a write was made."""
@@ -364,12 +377,11 @@ class ImportLoop:
             return
         ctx.lease.check()  # a run that lost the account pushes nothing more
         try:
-            result = ctx.ss.orders.upsert_many([item.order for item in pending])
+            outcomes = ctx.upsert_orders([item.order for item in pending])
         except BackMarketShipStationError as exc:
             for item in pending:
                 ctx.fail(report, "import", item.bm_order.order_id, exc)
             return
-        by_key = {r.order_key: r for r in result.results or () if r.order_key}
         now = ctx.clock.now()
         refused_unknown: list[tuple[_Pending, str]] = []
         counts = {"cancelled": 0, "imported": 0, "updated": 0}
@@ -378,11 +390,12 @@ class ImportLoop:
         # that lost the account meanwhile records and counts none (the new holder pushes
         # them again, unchanged for ShipStation, and counts them).
         with ctx.writing():
-            for index, item in enumerate(pending):
-                outcome = by_key.get(item.order.order_key or "")
-                if outcome is None and result.results and index < len(result.results):
-                    outcome = result.results[index]
+            for item, outcome in zip(pending, outcomes, strict=True):
                 order_id = item.bm_order.order_id
+                if isinstance(outcome, BackMarketShipStationError):
+                    # Its batch, shared with other accounts' orders, failed; others went.
+                    ctx.fail(report, "import", order_id, outcome)
+                    continue
                 if outcome is None or not outcome.success:
                     reason = (
                         (outcome.error_message or "rejected without a message")

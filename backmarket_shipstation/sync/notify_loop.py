@@ -28,7 +28,7 @@ Sellers edit orders in ShipStation (docs/guides/what-happens-when.md):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
@@ -101,10 +101,14 @@ class NotifyLoop:
         ctx.journal.load_leftovers()
         polling = shipments is None
         since = ctx.since("notify", started)
+        covered = started
+        """The instant up to which the polls saw everything: a poll shared with the other
+        accounts of the key pair may be older than this run (:mod:`.shared`)."""
         if shipments is None:
             # Voids first: a replacement label is then named in its void's failure, once.
-            self._voided_since(since, started, report)
-            shipments = self._shipped_since(since, started)
+            covered = min(covered, self._voided_since(since, started, report))
+            shipments, as_of = self._shipped_since(since, started)
+            covered = min(covered, as_of)
         labels = _live_labels(shipments)
         window = len(labels)
         todo = self._jobs(labels, report)
@@ -116,10 +120,13 @@ class NotifyLoop:
             ctx.progress_tick("notify", count)
             self._notify(job, orders, report)
         if polling:
-            ctx.advance("notify", started)
+            # Never past what the polls saw: a label made after a shared poll is in the
+            # next run's window.
+            ctx.advance("notify", covered)
 
-    def _shipped_since(self, since: datetime, until: datetime) -> Iterator[Record]:
-        """Labels of the store, then (if enabled) fulfillments, created since ``since``.
+    def _shipped_since(self, since: datetime, until: datetime) -> tuple[list[Record], datetime]:
+        """Labels of the store, then (if enabled) fulfillments, created since ``since``, and
+        the instant they are as of (``until``, or an earlier poll's shared by the key pair).
 
         ShipStation compares Pacific wall times (shipstation.md §1.4): across the night US
         clocks go back, the window starts at the first 01:00 so that a label of the second
@@ -128,10 +135,23 @@ class NotifyLoop:
         """
         ctx = self.ctx
         start = pacific_window_start(since, until)
-        yield from ctx.ss.shipments.list(store_id=ctx.store_id, create_date_start=start)
+        share = ctx.share
+        records: list[Record] = []
+        as_of = until
+        if share is not None:
+            labels, as_of = share.shipments(ctx.ss, start, ctx.store_id)
+            records.extend(labels)
+        else:
+            records.extend(ctx.ss.shipments.list(store_id=ctx.store_id, create_date_start=start))
         if ctx.options.notify_fulfillments:
             # Fulfillments cannot be filtered by store: orders that are not ours are skipped.
-            yield from ctx.ss.fulfillments.list(create_date_start=start)
+            if share is not None:
+                marked, marked_as_of = share.fulfillments(ctx.ss, start)
+                records.extend(marked)
+                as_of = min(as_of, marked_as_of)
+            else:
+                records.extend(ctx.ss.fulfillments.list(create_date_start=start))
+        return records, as_of
 
     def _jobs(self, labels: _Labels, report: AccountReport) -> dict[int, _Job]:
         """The Back Market orders of these labels whose report is not done yet."""
@@ -218,9 +238,7 @@ class NotifyLoop:
         wanted = {ss_order_id for job in todo.values() for ss_order_id in job.labels}
         if not wanted:
             return {}
-        bulk_calls = max(1, -(-window // LIST_PAGE))
-        if len(wanted) <= bulk_calls:
-            return {}  # read one by one: fewer calls
+        share = ctx.share
         since = min(
             (
                 record.create_date
@@ -231,17 +249,38 @@ class NotifyLoop:
             ),
             default=None,
         )
+        if share is not None and since is not None:
+            # From the oldest label any account of the key pair polled: one list serves all.
+            since = min(since, share.earliest_label() or since)
+        start = (
+            pacific_window_start(since - ctx.options.overlap, ctx.clock.now()) if since else None
+        )
+        if share is not None and share.has_shipped_orders(start):
+            listed: Iterable[ShipStationOrder] = share.shipped_orders(ctx.ss, start, ctx.store_id)
+        else:
+            reads = len(wanted)
+            if share is not None:
+                # The key pair's list costs its pages once for every account's orders: set
+                # against the reads of them all, estimated from this account's share of the
+                # labels polled that are still to report.
+                polled = share.labelled()
+                reads = -(-len(wanted) * max(polled, window) // max(window, 1))
+                window = max(window, polled)
+            bulk_calls = max(1, -(-window // LIST_PAGE))
+            if reads <= bulk_calls:
+                return {}  # read one by one: fewer calls
+            listed = (
+                share.shipped_orders(ctx.ss, start, ctx.store_id)
+                if share is not None
+                else ctx.ss.orders.list(
+                    store_id=ctx.store_id,
+                    order_status=OrderStatus.SHIPPED,
+                    modify_date_start=start,
+                    page_size=LIST_PAGE,
+                )
+            )
         found: dict[int, ShipStationOrder] = {}
-        for order in ctx.ss.orders.list(
-            store_id=ctx.store_id,
-            order_status=OrderStatus.SHIPPED,
-            modify_date_start=(
-                pacific_window_start(since - ctx.options.overlap, ctx.clock.now())
-                if since
-                else None
-            ),
-            page_size=LIST_PAGE,
-        ):
+        for order in listed:
             if order.order_id is not None and order.order_id in wanted:
                 found[order.order_id] = order
         return found
@@ -439,15 +478,23 @@ class NotifyLoop:
             if not ctx.dry_run:
                 ctx.journal.record(bm_order_id, key, "done", f"shipment:{label.shipment_id}")
 
-    def _voided_since(self, since: datetime, until: datetime, report: AccountReport) -> None:
-        """Labels voided since ``since`` whose order Back Market already holds as shipped.
+    def _voided_since(self, since: datetime, until: datetime, report: AccountReport) -> datetime:
+        """Labels voided since ``since`` whose order Back Market already holds as shipped;
+        returns the instant the poll is as of (``until``, or a shared poll's).
 
         Each is a failure to fix by hand, reported once: Back Market keeps the tracking
-        number it was sent (backmarket.md §3.3, §5.2). One list call per run.
+        number it was sent (backmarket.md §3.3, §5.2). One list call per run (per key pair
+        and cycle for accounts sharing one, :mod:`.shared`).
         """
         ctx = self.ctx
         start = pacific_window_start(since, until)
-        for label in ctx.ss.shipments.list(store_id=ctx.store_id, void_date_start=start):
+        voided: Iterable[Shipment]
+        as_of = until
+        if ctx.share is not None:
+            voided, as_of = ctx.share.voided(ctx.ss, start, ctx.store_id)
+        else:
+            voided = ctx.ss.shipments.list(store_id=ctx.store_id, void_date_start=start)
+        for label in voided:
             if not label.voided or label.shipment_id is None or label.order_id is None:
                 continue
             bm_order_id = order_number_id(label.order_number)
@@ -477,6 +524,7 @@ class NotifyLoop:
                 continue
             if not ctx.dry_run:
                 ctx.journal.record(bm_order_id, key, "done", f"shipment:{label.shipment_id}")
+        return as_of
 
     def _report_void(
         self, bm_order_id: int, label: Shipment, reported: str, report: AccountReport

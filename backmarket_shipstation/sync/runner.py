@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -12,10 +12,11 @@ from ..shipstation.client import ShipStationClient
 from .config import AccountConfig, SyncConfig
 from .engine import Progress, SyncEngine, SyncOptions
 from .report import RunReport
+from .shared import KeyPairShare
 from .state import open_store
 from .store import SyncStore
 
-__all__ = ["Transports", "engines", "run_sync"]
+__all__ = ["Transports", "engines", "key_pair_shares", "run_sync"]
 
 if TYPE_CHECKING:
     import httpx
@@ -98,6 +99,29 @@ def shipstation_client(
     )
 
 
+def key_pair_shares(
+    accounts: Sequence[AccountConfig], *, clock: Clock, concurrent: bool = False
+) -> dict[str, KeyPairShare]:
+    """One :class:`KeyPairShare` per ShipStation key pair two or more of ``accounts`` use
+    (same base URL, API key and secret), by account name; an account alone on its key pair
+    has none and reads for itself, as before (an unfiltered poll would also read any other
+    store of its ShipStation account)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for account in accounts:
+        key = (
+            account.shipstation_base_url or "",
+            account.shipstation_api_key,
+            account.shipstation_api_secret,
+        )
+        groups.setdefault(key, []).append(account.name)
+    shares: dict[str, KeyPairShare] = {}
+    for names in groups.values():
+        if len(names) > 1:
+            share = KeyPairShare(clock=clock, concurrent=concurrent)
+            shares.update(dict.fromkeys(names, share))
+    return shares
+
+
 def run_sync(
     config: SyncConfig,
     *,
@@ -107,8 +131,15 @@ def run_sync(
     transports: Transports | None = None,
     progress: Progress | None = None,
     lease_clock: Clock | None = None,
+    share_polls: bool = True,
 ) -> RunReport:
-    """Sync every account of ``config`` once; each has its own cursors and report."""
+    """Sync every account of ``config`` once; each has its own cursors and report.
+
+    Accounts on one ShipStation key pair share this cycle's polls and createorders batches
+    (:mod:`.shared`) unless ``share_polls`` is False.
+    """
+    clock = clock or SystemClock()
+    shares = key_pair_shares(config.accounts, clock=clock) if share_polls else {}
     with ExitStack() as stack:
         if store is None:
             store = stack.enter_context(open_store(config.state_path))
@@ -123,7 +154,7 @@ def run_sync(
             lease_clock=lease_clock,
         ) as running:
             for engine in running:
-                report.accounts.append(engine.run())
+                report.accounts.append(engine.run(share=shares.get(engine.account)))
         return report
 
 

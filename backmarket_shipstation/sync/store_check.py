@@ -10,7 +10,7 @@ the stores this key pair can see.
 One ``GET /stores?showInactive=true`` per run (shipstation.md §3.8), whatever the number of
 orders: the list answers "exists", "active" and "reachable with this key pair" at once, and,
 unlike ``GET /stores/{id}`` for an unknown id (undocumented), its answer for a missing store is
-not a guess.
+not a guess. Accounts on one key pair make that call once per cycle for all of them.
 """
 
 from __future__ import annotations
@@ -25,14 +25,24 @@ _LISTED = 10
 """At most this many stores are named in a message (an account may have dozens)."""
 
 
-def check_store(ss: ShipStationClient, store_id: int | None, *, account: str) -> Store:
+def check_store(
+    ss: ShipStationClient,
+    store_id: int | None,
+    *,
+    account: str,
+    stores: list[Store] | None = None,
+) -> Store:
     """The account's store, active and visible to this key pair; else a
     :class:`~backmarket_shipstation.errors.ConfigurationError` that names it.
+
+    ``stores``: the key pair's stores, already listed this cycle (accounts sharing a key pair
+    list them once, :mod:`.shared`); without it they are listed here.
 
     API errors (an outage, refused credentials) propagate as they are: they are not a fault of
     the setting, and the caller classes them (exit code 3 or 2).
     """
-    stores = ss.stores.list(show_inactive=True)
+    if stores is None:
+        stores = ss.stores.list(show_inactive=True)
     if store_id is None:
         raise ConfigurationError(
             f"account {account}: shipstation_store_id is not set (SHIPSTATION_STORE_ID): orders"
