@@ -36,6 +36,7 @@ from ._cli_config import add_config_commands
 from ._cli_orders import list_orders, show_order
 from ._cli_refund import add_refund_command
 from ._cli_state import add_state_commands
+from ._cli_status import collect, dump_json, print_status
 from ._cli_stock import add_stock_command
 from ._cli_store import add_store_commands
 from ._cli_webhook import DEFAULT_LIMITS as WEBHOOK_LIMITS
@@ -300,6 +301,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     config_options(status)
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument(
+        "--account",
+        action="append",
+        metavar="NAME",
+        help="only this account, shown in full (repeat for several)",
+    )
     status.set_defaults(run=_cmd_status)
 
     webhook = commands.add_parser("webhook", parents=[common], help="ShipStation webhooks")
@@ -738,81 +745,40 @@ def _cmd_status(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 f"no state file at {path} (nothing synced yet, or wrong --state)"
             )
-    status: list[dict[str, Any]] = []
+    wanted = list(args.account or [])
+    configured = _configured_accounts(args)
     # Read-only: looking at the state must work on a file this user may not write, or with
     # a PostgreSQL role that may only read.
     with open_store(state, read_only=True) as store:
-        for account in store.accounts():
-            cursors = {
-                name: None if value is None else value.isoformat()
-                for name in ("import", "notify")
-                for value in [store.get_cursor(account, name)]
-            }
-            lease = store.get_lease(account)
-            status.append(
-                {
-                    "account": account,
-                    "cursors": cursors,
-                    "lease": None
-                    if lease is None
-                    else {
-                        "host": lease.host,
-                        "pid": lease.pid,
-                        "since": lease.acquired_at.isoformat(),
-                        "expires_at": lease.expires_at.isoformat(),
-                        "expired": not lease.is_live(datetime.now(timezone.utc)),
-                        "text": lease.describe(),
-                    },
-                    "pending_writes": [
-                        {
-                            "order_id": w.bm_order_id,
-                            "write": w.key,
-                            "source": w.source,
-                            "since": w.updated_at.isoformat(),
-                            "claimant": w.claimant,
-                        }
-                        for w in store.pending_writes(account)
-                    ],
-                    "failures": [
-                        {
-                            "stage": f.stage,
-                            "order_id": f.ref,
-                            "reason": f.reason,
-                            "attempts": f.attempts,
-                            "first_seen": f.first_seen.isoformat(),
-                            "last_seen": f.last_seen.isoformat(),
-                        }
-                        for f in store.failures(account)
-                    ],
-                }
+        statuses = collect(store, configured)
+    if wanted:
+        known = [s.account for s in statuses]
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise ConfigurationError(
+                f"no account {', '.join(unknown)} in the state or the configuration"
+                f" (accounts: {', '.join(known) or 'none'})"
             )
+        statuses = [s for s in statuses if s.account in wanted]
+    now = datetime.now(timezone.utc)
+    shown = describe_state(state)
     if args.json:
-        print(json.dumps({"state": describe_state(state), "accounts": status}, indent=2))
-        return EXIT_OK
-    print(f"state: {describe_state(state)}")
-    if not status:
-        print("  (no accounts synced yet)")
-    for entry in status:
-        print(f"[{entry['account']}]")
-        for name, value in entry["cursors"].items():
-            print(f"  {name} cursor: {value or 'not set (first run looks back 14 days)'}")
-        held = entry["lease"]
-        if held is None:
-            print("  lease: free (no run holds this account)")
-        elif held["expired"]:
-            print(f"  lease: expired ({held['text']}): the next run takes the account over")
-        else:
-            print(f"  lease: held by {held['text']}, until {held['expires_at']}")
-        print(f"  pending writes: {len(entry['pending_writes'])}")
-        for write in entry["pending_writes"]:
-            print(f"    order {write['order_id']}: {write['write']} ({write['source']})")
-        print(f"  failures to retry: {len(entry['failures'])}")
-        for failure in entry["failures"]:
-            print(
-                f"    {failure['stage']} order {failure['order_id']}"
-                f" (attempts {failure['attempts']}): {failure['reason']}"
-            )
+        dump_json(shown, statuses, now, sys.stdout)
+    else:
+        print_status(shown, statuses, now, sys.stdout, blocks=bool(wanted) or len(statuses) == 1)
     return EXIT_OK
+
+
+def _configured_accounts(args: argparse.Namespace) -> list[str]:
+    """The account names of the configuration file, read without checking the rest."""
+    if not args.config:
+        return []
+    accounts = read_config_file(args.config).get("accounts")
+    if not isinstance(accounts, list):
+        return []
+    return [
+        str(a["name"]) for a in accounts if isinstance(a, dict) and isinstance(a.get("name"), str)
+    ]
 
 
 # --------------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ class AccountContext:
         if not self.dry_run:
             with self.writing():
                 self.store.record_failure(
-                    self.account, stage, str(order_id), reason, self.clock.now()
+                    self.account, stage, str(order_id), reason, self.clock.now(), error=error
                 )
 
     def clear_failure(self, stage: str, order_id: int) -> None:

@@ -52,7 +52,7 @@ from .notify_loop import NotifyLoop
 from .options import SyncOptions
 from .report import AccountReport, Failure
 from .shared import KeyPairShare
-from .store import SyncStore
+from .store import RunRecord, SyncStore
 from .store_check import check_store
 
 __all__ = ["Progress", "SyncEngine", "SyncOptions"]
@@ -142,10 +142,44 @@ class SyncEngine:
                 # The store check is a read: under the lease, as everything else.
                 if held and self._store_checked(report):
                     self._loops(report)
+                report.finished_at = self.clock.now()
+                if held:
+                    self._record_run(report)
         finally:
             self._ctx.share = None  # a share is one cycle's: never kept for the next
-        report.finished_at = self.clock.now()
         return report
+
+    def _record_run(self, report: AccountReport) -> None:
+        """Keep the run as the account's last one (for ``status``), under the lease: a run
+        that lost the account to another records nothing (the other's run is the last).
+        A dry run changes no state, this record included."""
+        lease = self._ctx.journal.held
+        if self.options.dry_run or lease is None or report.finished_at is None:
+            return
+        record = RunRecord(
+            account=self.account,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            host=lease.lease.host,
+            pid=lease.lease.pid,
+            imported=report.imported,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            accepted=report.accepted,
+            cancelled=report.cancelled,
+            notified=report.notified,
+            skipped=report.skipped,
+            failed=report.failed,
+            warnings=len(report.warnings),
+            stopped=tuple(report.stopped),
+        )
+        try:
+            with lease.writing():
+                self.store.record_run(record)
+        except LeaseLostError:
+            logger.info(
+                "account %s: lease lost, this run is not recorded as the last", self.account
+            )
 
     def _loops(self, report: AccountReport) -> None:
         for stage, loop in (("import", self.import_orders), ("notify", self.notify_shipments)):

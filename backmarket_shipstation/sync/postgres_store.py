@@ -57,7 +57,15 @@ from ..errors import (
     StateStoreUnavailableError,
 )
 from .state import describe_state
-from .store import FailureRecord, Lease, OrderRecord, WriteRecord
+from .store import (
+    FailureRecord,
+    Lease,
+    OrderRecord,
+    RunRecord,
+    WriteRecord,
+    run_columns,
+    run_record,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -103,6 +111,15 @@ MIGRATIONS: tuple[str, ...] = (
         pid INTEGER NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # 3: each account's last run, for `status` (issue 15), and the error class of failures.
+    """
+    ALTER TABLE failures ADD COLUMN error TEXT;
+    CREATE TABLE runs (
+        account TEXT NOT NULL PRIMARY KEY, started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+        counts TEXT NOT NULL, stopped TEXT NOT NULL
+    );
+    """,
 )
 """Migration ``n`` (1-based) takes the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -121,6 +138,7 @@ _SELECT_ORDERS = (
 _SELECT_WRITES = (
     "SELECT account, bm_order_id, key, status, source, updated_at, claimant FROM writes"
 )
+_SELECT_RUNS = "SELECT account, started_at, finished_at, host, pid, counts, stopped FROM runs"
 _SELECT_LEASES = "SELECT account, holder, host, pid, acquired_at, expires_at FROM leases"
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
@@ -313,7 +331,8 @@ class PostgresStore:
     def accounts(self) -> list[str]:
         rows = self._execute(
             "SELECT account FROM cursors UNION SELECT account FROM orders "
-            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
+            "UNION SELECT account FROM writes UNION SELECT account FROM failures "
+            "UNION SELECT account FROM runs ORDER BY 1"
         ).fetchall()
         return [str(row[0]) for row in rows]
 
@@ -506,14 +525,23 @@ class PostgresStore:
 
     # failures -----------------------------------------------------------------------------
 
-    def record_failure(self, account: str, stage: str, ref: str, reason: str, at: datetime) -> None:
+    def record_failure(
+        self,
+        account: str,
+        stage: str,
+        ref: str,
+        reason: str,
+        at: datetime,
+        *,
+        error: str | None = None,
+    ) -> None:
         at = _aware(at)
         self._execute(
-            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
-            "VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT (account, stage, ref) DO UPDATE "
-            "SET reason = excluded.reason, attempts = failures.attempts + 1, "
-            "last_seen = excluded.last_seen",
-            (account, stage, ref, reason, at, at),
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen,"
+            " error) VALUES (%s, %s, %s, %s, 1, %s, %s, %s) ON CONFLICT (account, stage, ref)"
+            " DO UPDATE SET reason = excluded.reason, attempts = failures.attempts + 1,"
+            " last_seen = excluded.last_seen, error = excluded.error",
+            (account, stage, ref, reason, at, at, error),
         )
 
     def clear_failure(self, account: str, stage: str, ref: str) -> None:
@@ -523,7 +551,10 @@ class PostgresStore:
         )
 
     def failures(self, account: str | None = None) -> list[FailureRecord]:
-        sql = "SELECT account, stage, ref, reason, attempts, first_seen, last_seen FROM failures"
+        sql = (
+            "SELECT account, stage, ref, reason, attempts, first_seen, last_seen, error"
+            " FROM failures"
+        )
         params: tuple[object, ...] = ()
         if account is not None:
             sql += " WHERE account = %s"
@@ -538,9 +569,39 @@ class PostgresStore:
                 attempts=int(row[4]),
                 first_seen=_utc(row[5]),
                 last_seen=_utc(row[6]),
+                error=None if row[7] is None else str(row[7]),
             )
             for row in rows
         ]
+
+    # runs ---------------------------------------------------------------------------------
+
+    def record_run(self, record: RunRecord) -> None:
+        counts, stopped = run_columns(record)
+        self._execute(
+            "INSERT INTO runs (account, started_at, finished_at, host, pid, counts, stopped)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account) DO UPDATE SET"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+            " host = excluded.host, pid = excluded.pid, counts = excluded.counts,"
+            " stopped = excluded.stopped",
+            (
+                record.account,
+                _aware(record.started_at),
+                _aware(record.finished_at),
+                record.host,
+                record.pid,
+                counts,
+                stopped,
+            ),
+        )
+
+    def last_run(self, account: str) -> RunRecord | None:
+        row = self._execute(_SELECT_RUNS + " WHERE account = %s", (account,)).fetchone()
+        return None if row is None else run_record(row, _utc)
+
+    def all_runs(self) -> list[RunRecord]:
+        rows = self._execute(_SELECT_RUNS + " ORDER BY account").fetchall()
+        return [run_record(row, _utc) for row in rows]
 
     # whole-state reads and writes, for ``state copy`` ---------------------------------------
 
@@ -558,10 +619,11 @@ class PostgresStore:
 
     def restore_failure(self, record: FailureRecord) -> None:
         self._execute(
-            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account, stage, ref) DO UPDATE "
-            "SET reason = excluded.reason, attempts = excluded.attempts, "
-            "first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen,"
+            " error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account, stage, ref)"
+            " DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts,"
+            " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+            " error = excluded.error",
             (
                 record.account,
                 record.stage,
@@ -570,6 +632,7 @@ class PostgresStore:
                 record.attempts,
                 _aware(record.first_seen),
                 _aware(record.last_seen),
+                record.error,
             ),
         )
 

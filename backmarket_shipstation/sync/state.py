@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import attrs
 
 from ..errors import ConfigurationError, StateStoreError
-from .store import FailureRecord, OrderRecord, SQLiteStore, SyncStore, WriteRecord
+from .store import FailureRecord, OrderRecord, RunRecord, SQLiteStore, SyncStore, WriteRecord
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -69,6 +69,10 @@ class CopyableStore(SyncStore, Protocol):
 
     def restore_failure(self, record: FailureRecord) -> None:
         """Write a failure as it is (attempts and first sighting kept), for copies."""
+        ...
+
+    def all_runs(self) -> list[RunRecord]:
+        """Every account's last run."""
         ...
 
 
@@ -145,7 +149,8 @@ class CopyResult:
 
 
 def copy_state(source: CopyableStore, target: CopyableStore, *, target_name: str) -> CopyResult:
-    """Copy every cursor, order, write (``pending`` ones too) and failure to an empty store.
+    """Copy every cursor, order, write (``pending`` ones too), failure and last run to an
+    empty store.
 
     The target is filled in one transaction: a copy that fails half-way leaves it empty.
     A target that holds any state is refused (:class:`~..errors.StateStoreError`): merging
@@ -171,6 +176,8 @@ def copy_state(source: CopyableStore, target: CopyableStore, *, target_name: str
         failures = source.failures()
         for failure in failures:
             target.restore_failure(failure)
+        for run in source.all_runs():
+            target.record_run(run)
         accounts = len(target.accounts())
     return CopyResult(
         accounts=accounts,

@@ -11,6 +11,9 @@ The engine's exactly-once guarantees rest on three records:
 - :class:`FailureRecord`: an order that could not be handled, with the reason, retried on
   later runs until it succeeds.
 
+:class:`RunRecord` (each account's last run: when, by whom, what it did) is for people
+(``backmarket-shipstation status``); the engine never reads it back.
+
 Cursors (the last instant each loop has seen) complete the picture. Every engine step runs in
 one :meth:`SyncStore.transaction`.
 
@@ -34,14 +37,15 @@ hosts that share one store need clocks in step to well within the lease expiry.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -52,6 +56,7 @@ __all__ = [
     "Lease",
     "OrderRecord",
     "PushedStock",
+    "RunRecord",
     "SQLiteStore",
     "StockStore",
     "SyncStore",
@@ -142,6 +147,67 @@ class FailureRecord:
     attempts: int
     first_seen: datetime
     last_seen: datetime
+    error: str | None = None
+    """The error class (``MissingIdentifierError``...); ``None`` for failures recorded
+    before this was kept."""
+
+    @property
+    def missing_identifier(self) -> bool:
+        """An IMEI or serial number to type or correct in ShipStation: the packer's fix."""
+        return self.error in IDENTIFIER_ERRORS
+
+
+IDENTIFIER_ERRORS = frozenset(
+    {
+        "MissingIdentifierError",
+        "InvalidIMEIError",
+        "InvalidSerialNumberError",
+        "IdentifierCountError",
+        "DuplicateIdentifierError",
+        "DeviceIdentifierError",
+    }
+)
+"""The errors of :class:`~..errors.DeviceIdentifierError`: an identifier to fix in the notes."""
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """An account's last run that held its lease: when, where, and what it did."""
+
+    account: str
+    started_at: datetime
+    finished_at: datetime
+    host: str
+    pid: int
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    accepted: int = 0
+    cancelled: int = 0
+    notified: int = 0
+    skipped: int = 0
+    failed: int = 0
+    warnings: int = 0
+    stopped: tuple[str, ...] = ()
+    """The loops an API or network outage stopped (``import``, ``notify``)."""
+
+    @property
+    def outcome(self) -> str:
+        """``stopped`` (an outage), ``failed`` (orders to retry) or ``ok``: the exit codes
+        3, 1 and 0 of that run's account."""
+        if self.stopped:
+            return "stopped"
+        return "failed" if self.failed else "ok"
+
+    def counts(self) -> dict[str, int]:
+        """The order counts, by name (as in the run's report)."""
+        return {name: int(getattr(self, name)) for name in RUN_COUNTS}
+
+
+RUN_COUNTS = (
+    "imported", "updated", "unchanged", "accepted", "cancelled", "notified", "skipped",
+    "failed", "warnings",
+)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -210,12 +276,29 @@ class SyncStore(Protocol):
     def pending_writes(self, account: str) -> list[WriteRecord]: ...
 
     def record_failure(
-        self, account: str, stage: str, ref: str, reason: str, at: datetime
-    ) -> None: ...
+        self,
+        account: str,
+        stage: str,
+        ref: str,
+        reason: str,
+        at: datetime,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """Record (or count again) a failure; ``error`` is the error class's name."""
+        ...
 
     def clear_failure(self, account: str, stage: str, ref: str) -> None: ...
 
     def failures(self, account: str | None = None) -> list[FailureRecord]: ...
+
+    def record_run(self, record: RunRecord) -> None:
+        """Keep ``record`` as its account's last run (replacing the one before)."""
+        ...
+
+    def last_run(self, account: str) -> RunRecord | None:
+        """The account's last recorded run, or ``None`` if none was recorded."""
+        ...
 
     # leases and claims: see the module docstring. Each of these runs in a transaction of its
     # own, or joins the caller's :meth:`transaction` when called inside one.
@@ -315,8 +398,12 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 CREATE TABLE IF NOT EXISTS failures (
     account TEXT NOT NULL, stage TEXT NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, error TEXT,
     PRIMARY KEY (account, stage, ref)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    account TEXT NOT NULL PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+    host TEXT NOT NULL, pid INTEGER NOT NULL, counts TEXT NOT NULL, stopped TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stock_pushed (
     account TEXT NOT NULL, sku TEXT NOT NULL, listing_id TEXT NOT NULL,
@@ -332,6 +419,17 @@ _SELECT_ORDERS = (
 _SELECT_WRITES = (
     "SELECT account, bm_order_id, key, status, source, updated_at, claimant FROM writes"
 )
+_SELECT_FAILURES = (
+    "SELECT account, stage, ref, reason, attempts, first_seen, last_seen, error FROM failures"
+)
+_ACCOUNTS_BEFORE_RUNS = (
+    "SELECT account FROM cursors UNION SELECT account FROM orders "
+    "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
+)
+_ACCOUNTS = _ACCOUNTS_BEFORE_RUNS.replace(
+    " ORDER BY 1", " UNION SELECT account FROM runs ORDER BY 1"
+)
+_SELECT_RUNS = "SELECT account, started_at, finished_at, host, pid, counts, stopped FROM runs"
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
 
@@ -360,7 +458,9 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._select_writes = _SELECT_WRITES
+        self._select_failures = _SELECT_FAILURES
         self._has_leases = True
+        self._has_runs = True
         if read_only:
             # For looking only (``status``): works on a file this user cannot write; any
             # write raises sqlite3.OperationalError.
@@ -371,6 +471,9 @@ class SQLiteStore:
             if "claimant" not in self._columns("writes"):
                 self._select_writes = _SELECT_WRITES.replace("claimant", "NULL AS claimant")
             self._has_leases = bool(self._columns("leases"))
+            self._has_runs = bool(self._columns("runs"))
+            if "error" not in self._columns("failures"):
+                self._select_failures = _SELECT_FAILURES.replace(", error", ", NULL AS error")
             return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per step.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -388,6 +491,9 @@ class SQLiteStore:
             if "claimant" not in self._columns("writes"):
                 # Records from before leases: claimant NULL, i.e. left by a run that is gone.
                 self._execute("ALTER TABLE writes ADD COLUMN claimant TEXT")
+            if "error" not in self._columns("failures"):
+                # Failures from before error classes were kept: NULL, shown by their reason.
+                self._execute("ALTER TABLE failures ADD COLUMN error TEXT")
 
     def _wal(self) -> None:
         # SQLite answers "database is locked" at once, without waiting, when another
@@ -441,10 +547,7 @@ class SQLiteStore:
 
     def accounts(self) -> list[str]:
         """The names of the accounts this store holds any state for."""
-        rows = self._execute(
-            "SELECT account FROM cursors UNION SELECT account FROM orders "
-            "UNION SELECT account FROM writes UNION SELECT account FROM failures ORDER BY 1"
-        ).fetchall()
+        rows = self._execute(_ACCOUNTS if self._has_runs else _ACCOUNTS_BEFORE_RUNS).fetchall()
         return [str(row[0]) for row in rows]
 
     # cursors ----------------------------------------------------------------------------
@@ -659,13 +762,22 @@ class SQLiteStore:
 
     # failures ---------------------------------------------------------------------------
 
-    def record_failure(self, account: str, stage: str, ref: str, reason: str, at: datetime) -> None:
+    def record_failure(
+        self,
+        account: str,
+        stage: str,
+        ref: str,
+        reason: str,
+        at: datetime,
+        *,
+        error: str | None = None,
+    ) -> None:
         self._execute(
-            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
-            "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (account, stage, ref) DO UPDATE "
-            "SET reason = excluded.reason, attempts = failures.attempts + 1, "
-            "last_seen = excluded.last_seen",
-            (account, stage, ref, reason, _text(at), _text(at)),
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen,"
+            " error) VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (account, stage, ref) DO UPDATE"
+            " SET reason = excluded.reason, attempts = failures.attempts + 1,"
+            " last_seen = excluded.last_seen, error = excluded.error",
+            (account, stage, ref, reason, _text(at), _text(at), error),
         )
 
     def clear_failure(self, account: str, stage: str, ref: str) -> None:
@@ -675,7 +787,7 @@ class SQLiteStore:
         )
 
     def failures(self, account: str | None = None) -> list[FailureRecord]:
-        sql = "SELECT account, stage, ref, reason, attempts, first_seen, last_seen FROM failures"
+        sql = self._select_failures
         params: tuple[object, ...] = ()
         if account is not None:
             sql += " WHERE account = ?"
@@ -690,9 +802,43 @@ class SQLiteStore:
                 attempts=row[4],
                 first_seen=_time(row[5]),
                 last_seen=_time(row[6]),
+                error=None if row[7] is None else str(row[7]),
             )
             for row in rows
         ]
+
+    # runs -------------------------------------------------------------------------------
+
+    def record_run(self, record: RunRecord) -> None:
+        counts, stopped = run_columns(record)
+        self._execute(
+            "INSERT INTO runs (account, started_at, finished_at, host, pid, counts, stopped)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+            " host = excluded.host, pid = excluded.pid, counts = excluded.counts,"
+            " stopped = excluded.stopped",
+            (
+                record.account,
+                _text(record.started_at),
+                _text(record.finished_at),
+                record.host,
+                record.pid,
+                counts,
+                stopped,
+            ),
+        )
+
+    def last_run(self, account: str) -> RunRecord | None:
+        if not self._has_runs:
+            return None
+        row = self._execute(_SELECT_RUNS + " WHERE account = ?", (account,)).fetchone()
+        return None if row is None else run_record(row, _time)
+
+    def all_runs(self) -> list[RunRecord]:
+        if not self._has_runs:
+            return []
+        rows = self._execute(_SELECT_RUNS + " ORDER BY account").fetchall()
+        return [run_record(row, _time) for row in rows]
 
     # whole-state reads and writes, for ``state copy`` --------------------------------------
 
@@ -710,10 +856,11 @@ class SQLiteStore:
 
     def restore_failure(self, record: FailureRecord) -> None:
         self._execute(
-            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, stage, ref) DO UPDATE "
-            "SET reason = excluded.reason, attempts = excluded.attempts, "
-            "first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+            "INSERT INTO failures (account, stage, ref, reason, attempts, first_seen, last_seen,"
+            " error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, stage, ref) DO UPDATE"
+            " SET reason = excluded.reason, attempts = excluded.attempts,"
+            " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+            " error = excluded.error",
             (
                 record.account,
                 record.stage,
@@ -722,6 +869,7 @@ class SQLiteStore:
                 record.attempts,
                 _text(record.first_seen),
                 _text(record.last_seen),
+                record.error,
             ),
         )
 
@@ -762,6 +910,28 @@ class SQLiteStore:
                         _text(record.pushed_at),
                     ),
                 )
+
+
+def run_columns(record: RunRecord) -> tuple[str, str]:
+    """The ``counts`` and ``stopped`` columns of a run (JSON text, both stores)."""
+    return json.dumps(record.counts(), sort_keys=True), json.dumps(list(record.stopped))
+
+
+def run_record(row: Sequence[Any], to_time: Callable[[Any], datetime]) -> RunRecord:
+    """A run from its row ``(account, started_at, finished_at, host, pid, counts, stopped)``.
+
+    Counts this release does not know (written by a newer one) are left out."""
+    account, started_at, finished_at, host, pid, counts, stopped = row
+    known = {k: int(v) for k, v in json.loads(str(counts)).items() if k in RUN_COUNTS}
+    return RunRecord(
+        account=str(account),
+        started_at=to_time(started_at),
+        finished_at=to_time(finished_at),
+        host=str(host),
+        pid=int(pid),
+        stopped=tuple(str(stage) for stage in json.loads(str(stopped))),
+        **known,
+    )
 
 
 def _order(row: tuple[object, ...]) -> OrderRecord:

@@ -29,7 +29,7 @@ from backmarket_shipstation.sync.state import (
     open_store,
     sqlite_path,
 )
-from backmarket_shipstation.sync.store import SQLiteStore
+from backmarket_shipstation.sync.store import RunRecord, SQLiteStore
 
 from .test_store_contract import T0, order, write
 
@@ -326,7 +326,13 @@ def fill(store: Any) -> None:
     store.put_write(write(account="us", bm_order_id=3, key="2:SKU-A", status="pending"))
     store.record_failure("eu", "import", "5", "no ship-to address", T0 - timedelta(days=1))
     store.record_failure("eu", "import", "5", "no ship-to address", T0)
-    store.record_failure("us", "notify", "3", "invalid IMEI", T0)
+    store.record_failure("us", "notify", "3", "invalid IMEI", T0, error="InvalidIMEIError")
+    store.record_run(
+        RunRecord(
+            account="us", started_at=T0, finished_at=T0 + timedelta(seconds=9), host="web1",
+            pid=41, imported=3, notified=1, failed=1, stopped=("import",),
+        )
+    )  # fmt: skip
 
 
 def everything(store: Any) -> tuple[Any, ...]:
@@ -336,6 +342,7 @@ def everything(store: Any) -> tuple[Any, ...]:
         list(store.all_orders()),
         store.all_writes(),
         store.failures(),
+        store.all_runs(),
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from backmarket_shipstation.sync.store import OrderRecord, SQLiteStore, WriteRecord
+from backmarket_shipstation.sync.store import OrderRecord, RunRecord, SQLiteStore, WriteRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -141,3 +142,34 @@ def test_accounts_lists_every_account_with_state(store: SQLiteStore) -> None:
     store.put_order(_order(1))
     store.record_failure("ap", "notify", "9", "no IMEI", T0)
     assert store.accounts() == ["ap", "eu", "us"]
+
+
+def test_a_state_file_from_before_run_records_is_read_then_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    SQLiteStore(path).close()
+    old = sqlite3.connect(path)
+    # As the release before left it: no runs table, failures without their error class.
+    old.executescript(
+        "DROP TABLE runs; DROP TABLE failures;"
+        "CREATE TABLE failures (account TEXT NOT NULL, stage TEXT NOT NULL, ref TEXT NOT NULL,"
+        " reason TEXT NOT NULL, attempts INTEGER NOT NULL, first_seen TEXT NOT NULL,"
+        " last_seen TEXT NOT NULL, PRIMARY KEY (account, stage, ref));"
+        "INSERT INTO failures VALUES ('eu', 'notify', '7', 'no IMEI', 2,"
+        " '2026-03-01T12:00:00+00:00', '2026-03-01T13:00:00+00:00');"
+    )
+    old.commit()
+    old.close()
+    # status reads it as it is (this user may not be able to upgrade it).
+    with SQLiteStore(path, read_only=True) as looking:
+        assert [(f.ref, f.error) for f in looking.failures("eu")] == [("7", None)]
+        assert looking.last_run("eu") is None
+        assert looking.accounts() == ["eu"]
+    with SQLiteStore(path) as upgraded:
+        upgraded.record_failure("eu", "notify", "7", "no IMEI", T0, error="MissingIdentifierError")
+        (failure,) = upgraded.failures("eu")
+        assert (failure.attempts, failure.missing_identifier) == (3, True)
+        upgraded.record_run(
+            RunRecord(account="us", started_at=T0, finished_at=T0, host="h", pid=1, imported=4)
+        )
+        assert upgraded.accounts() == ["eu", "us"]
+        assert upgraded.last_run("us") is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from backmarket_shipstation.sync.state import CopyableStore, open_store
-from backmarket_shipstation.sync.store import OrderRecord, WriteRecord
+from backmarket_shipstation.sync.store import OrderRecord, RunRecord, WriteRecord
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=timezone.utc)
 PARIS = timezone(timedelta(hours=1))
@@ -235,12 +235,68 @@ def test_a_cleared_failure_is_gone_and_only_it(store: CopyableStore) -> None:
     assert [(f.account, f.stage) for f in store.failures("us")] == [("us", "import")]
 
 
+def test_a_failures_error_class_is_kept_and_tells_a_missing_imei(store: CopyableStore) -> None:
+    store.record_failure("eu", "notify", "17", "no IMEI", T0, error="MissingIdentifierError")
+    store.record_failure("eu", "import", "18", "no ship-to", T0, error="MissingShipToAddressError")
+    store.record_failure("eu", "import", "19", "from an earlier release", T0)
+    by_ref = {f.ref: f for f in store.failures("eu")}
+    assert by_ref["17"].error == "MissingIdentifierError"
+    assert by_ref["17"].missing_identifier
+    assert not by_ref["18"].missing_identifier
+    assert by_ref["19"].error is None
+    # Seen again with another error: the latest error is the one to fix.
+    store.record_failure("eu", "import", "18", "bad IMEI", T0, error="InvalidIMEIError")
+    assert {f.ref: f.error for f in store.failures("eu")}["18"] == "InvalidIMEIError"
+
+
 def test_every_kind_of_record_makes_an_account_known(store: CopyableStore) -> None:
     store.set_cursor("c", "import", T0)
     store.put_order(order(account="a"))
     store.put_write(write(account="d"))
     store.record_failure("b", "import", "1", "r", T0)
-    assert store.accounts() == ["a", "b", "c", "d"]
+    store.record_run(run(account="e"))
+    assert store.accounts() == ["a", "b", "c", "d", "e"]
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def run(account: str = "eu", **changes: object) -> RunRecord:
+    fields: dict[str, object] = {
+        "account": account,
+        "started_at": T0,
+        "finished_at": T0 + timedelta(seconds=42, microseconds=5),
+        "host": "worker-3",
+        "pid": 4242,
+        "imported": 12,
+        "accepted": 9,
+        "notified": 30,
+        "failed": 2,
+        "warnings": 1,
+        "stopped": (),
+    }
+    fields.update(changes)
+    return RunRecord(**fields)  # type: ignore[arg-type]
+
+
+def test_an_accounts_last_run_reads_back_and_the_next_one_replaces_it(
+    store: CopyableStore, opener: Opener
+) -> None:
+    assert store.last_run("eu") is None
+    store.record_run(run())
+    assert store.last_run("eu") == run()
+    assert store.last_run("eu") is not None
+    assert run().outcome == "failed"
+    later = run(started_at=T0 + timedelta(hours=1), finished_at=T0 + timedelta(hours=1, seconds=3),
+                failed=0, stopped=("notify",), host="worker-1", pid=7)  # fmt: skip
+    store.record_run(later)
+    store.record_run(run(account="us", failed=0))
+    again = opener()  # another process sees it
+    assert again.last_run("eu") == later
+    assert later.outcome == "stopped"
+    assert again.last_run("us") is not None
+    assert again.last_run("us").outcome == "ok"  # type: ignore[union-attr]
+    assert [r.account for r in again.all_runs()] == ["eu", "us"]
 
 
 # --- transactions -----------------------------------------------------------------------
@@ -335,6 +391,7 @@ def test_a_restored_failure_keeps_its_history(store: CopyableStore) -> None:
         attempts=7,
         first_seen=T0 - timedelta(days=3),
         last_seen=T0,
+        error="MissingIdentifierError",
     )
     store.restore_failure(later)
     assert store.failures() == [later]
