@@ -45,6 +45,7 @@ def describe_config(config: SyncConfig) -> dict[str, Any]:
     """The effective configuration as plain data, secrets masked."""
     return {
         "state_path": describe_state(config.state_path),
+        "parallel": config.parallel,
         "accounts": [_account(a) for a in config.accounts],
     }
 
@@ -77,6 +78,7 @@ def check_config(config: SyncConfig, *, as_json: bool, out: TextIO) -> None:
         return
     print("# the configuration as it applies (defaults filled in, secrets masked)", file=out)
     print(f"state_path = {_toml_value(described['state_path'])}", file=out)
+    print(f"parallel = {described['parallel']}", file=out)
     for account in described["accounts"]:
         print("\n[[accounts]]", file=out)
         for key, value in account.items():

@@ -245,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
         " taken over after it",
     )
     sync.add_argument(
+        "--parallel",
+        type=_limit,
+        metavar="N",
+        help="sync N accounts at a time (default: the file's `parallel`, else 8)",
+    )
+    sync.add_argument(
         "--sandbox", action="store_true", help="round trip on the built-in sandbox, no credentials"
     )
     sync.add_argument("--orders", type=_count, default=50, help="sandbox orders (default 50)")
@@ -467,6 +473,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["wait_for_lease_seconds"] = args.wait_for_lease
     if getattr(args, "lease_expiry", None) is not None:
         overrides["lease_expiry_seconds"] = args.lease_expiry
+    if getattr(args, "parallel", None) is not None:
+        overrides["parallel"] = args.parallel
     if getattr(args, "catalog", None):
         # A path on the command line is relative to the working directory, not the file's.
         catalog = args.catalog
@@ -522,7 +530,23 @@ def _sync_live(config: SyncConfig, args: argparse.Namespace, progress: ProgressL
     finally:
         progress.done()
     print(report.to_json() if args.json else report.to_text(), flush=True)
+    named = len(report.accounts) > 1
+    for account in report.errors:
+        assert account.error is not None
+        _error(f"[{account.account}] {account.error.message}" if named else account.error.message)
+    if args.watch and report.accounts and all(a.exit_code == EXIT_CONFIG for a in report.accounts):
+        # Every account has a setting to fix (refused credentials...): retrying cannot help.
+        # One account's alone does not end the watch: the others still need it.
+        raise _GiveUp(EXIT_CONFIG)
     return report.exit_code
+
+
+class _GiveUp(Exception):
+    """Ends a ``--watch``: no run can succeed until a person fixes the settings."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def _sync_sandbox(args: argparse.Namespace, progress: ProgressLine) -> int:
@@ -631,6 +655,8 @@ def _watch(once: Callable[[], int], interval: float) -> int:
         while True:
             try:
                 code = once()
+            except _GiveUp as given_up:
+                return given_up.code
             except (AuthenticationError, PermissionDeniedError) as exc:
                 if not isinstance(exc, FirewallBlockedError):
                     raise  # refused credentials: exit 2 now, as retrying cannot fix them

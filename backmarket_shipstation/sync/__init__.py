@@ -22,8 +22,15 @@ from .catalog import CatalogFileError, CatalogSource, FileCatalog, ShipStationCa
 from .config import AccountConfig, SyncConfig, load_config
 from .engine import Progress, SyncEngine, SyncOptions
 from .postgres_store import PostgresStore
-from .report import AccountReport, Failure, ReportWarning, RunReport
-from .runner import Transports, engines, key_pair_shares, run_sync
+from .report import AccountError, AccountReport, Failure, ReportWarning, RunReport
+from .runner import (
+    DEFAULT_PARALLEL,
+    Transports,
+    engines,
+    key_pair_shares,
+    run_engines,
+    run_sync,
+)
 from .shared import KeyPairShare
 from .state import copy_state, open_store
 from .stock import StockReport, StockSource, file_stock_source, sync_stock
@@ -51,7 +58,9 @@ if TYPE_CHECKING:
 _SANDBOX_NAMES = frozenset({"SandboxRoundTrip", "pack_and_ship", "round_trip", "sandbox_config"})
 
 __all__ = [
+    "DEFAULT_PARALLEL",
     "AccountConfig",
+    "AccountError",
     "AccountReport",
     "CatalogFileError",
     "CatalogSource",
@@ -87,6 +96,7 @@ __all__ = [
     "open_store",
     "pack_and_ship",
     "round_trip",
+    "run_engines",
     "run_sync",
     "sandbox_config",
     "sync_stock",

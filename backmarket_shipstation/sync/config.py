@@ -14,6 +14,7 @@ Environment variables (one account, named ``default``)::
 TOML file (every key: docs/sync.md#the-configuration-file)::
 
     state_path = "backmarket-shipstation.sqlite3"
+    parallel = 8                        # accounts synced at a time
     overlap_minutes = 10
     catalog = "shipstation"             # or a file: "products.csv", ".toml", ".json"
 
@@ -33,8 +34,8 @@ TOML file (every key: docs/sync.md#the-configuration-file)::
     shipstation_store_id = 518236
     accept_orders = true
 
-The sync settings (everything but ``state_path`` and ``accounts``) may be given at the top,
-for every account, or in an account's table, for that account only.
+The sync settings (everything but ``state_path``, ``parallel`` and ``accounts``) may be given
+at the top, for every account, or in an account's table, for that account only.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "DEFAULT_PARALLEL",
     "OPTION_KEYS",
     "AccountConfig",
     "SyncConfig",
@@ -117,7 +119,16 @@ OPTION_KEYS = frozenset(
 )
 """The sync settings, allowed at the top (every account) and in an account's table."""
 # ``celery``: the Celery workers' table (sync/celery_settings.py), checked here, used there.
-_TOP_LEVEL_KEYS = frozenset({"state_path", "accounts", "celery"}) | OPTION_KEYS
+_TOP_LEVEL_KEYS = frozenset({"state_path", "parallel", "accounts", "celery"}) | OPTION_KEYS
+
+DEFAULT_PARALLEL = 8
+"""Accounts synced at a time unless ``parallel`` says otherwise. Rate limits are per
+credential, so accounts with their own credentials never slow each other down; an account's
+thread mostly waits (on rate limits, on the network), so the number is not bound to CPU
+cores. Eight keeps what a run holds at once modest (two HTTP connection pools per account in
+flight, log lines of a few accounts interleaved) while an agency's accounts that share one
+ShipStation key pair already fill its 40 requests a minute; raise it when many accounts have
+credentials of their own."""
 _REQUIRES_IDENTIFIER = {"devices": device_lines, "every_single_unit_line": every_single_unit_line}
 
 
@@ -165,6 +176,8 @@ class SyncConfig:
     de-duplicated."""
     initial_lookback: timedelta = timedelta(days=14)
     """How far back the first run looks when there is no cursor yet."""
+    parallel: int = DEFAULT_PARALLEL
+    """Accounts synced at a time (``parallel`` in the file, ``sync --parallel N``)."""
 
 
 def load_config(
@@ -230,6 +243,12 @@ def load_config(
         problems.append(
             f"state_path must be a file path or a postgresql:// URL (text), not {state_value!r}"
         )
+    parallel = (overrides or {}).get("parallel")
+    if parallel is None:
+        parallel = document.get("parallel", DEFAULT_PARALLEL)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        problems.append(f"parallel must be a whole number, 1 or more (got {parallel!r})")
+        parallel = DEFAULT_PARALLEL
     if len(problems) == 1:
         raise ConfigurationError(f"invalid configuration: {problems[0]}")
     if problems:
@@ -241,6 +260,7 @@ def load_config(
         state_path=str(state_value),
         overlap=first.overlap if first is not None else timedelta(minutes=10),
         initial_lookback=first.initial_lookback if first is not None else timedelta(days=14),
+        parallel=parallel,
     )
 
 

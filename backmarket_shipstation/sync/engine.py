@@ -50,7 +50,7 @@ from .import_loop import ImportLoop
 from .journal import AccountLease
 from .notify_loop import NotifyLoop
 from .options import SyncOptions
-from .report import AccountReport, Failure
+from .report import AccountError, AccountReport, Failure
 from .shared import KeyPairShare
 from .store import RunRecord, SyncStore
 from .store_check import check_store
@@ -128,6 +128,10 @@ class SyncEngine:
         within ``options.lease_wait``) nothing is read or written and the report says who
         holds it (:attr:`AccountReport.held_by`). A run that loses the lease midway (paused
         past its expiry, and taken over) stops at its next write, with a ``lease`` failure.
+        An error that stops the whole account (credentials the API refused, a wrong store
+        id, the state store out of reach) ends the run and is the report's
+        :attr:`~AccountReport.error`, with the counts of what was done before: in a run of
+        several accounts, the others go on.
 
         ``share``: the polls and createorders batches of the other accounts on this
         ShipStation key pair in this cycle (:mod:`.shared`; ``run_sync`` makes it); without
@@ -145,6 +149,10 @@ class SyncEngine:
                 report.finished_at = self.clock.now()
                 if held:
                     self._record_run(report)
+        except BackMarketShipStationError as exc:
+            logger.warning("account %s stopped: %s", self.account, exc)
+            report.error = AccountError.of(exc)
+            report.finished_at = self.clock.now()
         finally:
             self._ctx.share = None  # a share is one cycle's: never kept for the next
         return report

@@ -186,6 +186,8 @@ class PostgresStore:
         self._psycopg = _import_psycopg()
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner = 0
+        """The thread whose transaction is open (while ``_depth`` > 0)."""
         self._begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
         self._secrets = _secrets_of(url, self._psycopg)
         try:
@@ -284,10 +286,14 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        # One connection for every thread: a transaction holds the lock from BEGIN to COMMIT,
+        # so another thread's statements wait for it instead of running inside it. (Rows are
+        # fetched with each statement, client-side, so a result read later is safe.)
         with self._lock:
             outermost = self._depth == 0
             if outermost:
                 self._execute(self._begin)
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
@@ -471,7 +477,7 @@ class PostgresStore:
             )
 
     def check_lease(self, lease: Lease, now: datetime) -> None:
-        if self._depth == 0:
+        if self._depth == 0 or self._owner != threading.get_ident():
             raise RuntimeError("check_lease() belongs inside transaction()")
         now = _aware(now)
         # FOR UPDATE: the row stays locked until this transaction ends, so nobody can take

@@ -8,9 +8,25 @@ from typing import Any
 
 import attrs
 
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BackMarketShipStationError,
+    ConfigurationError,
+    FirewallBlockedError,
+    PermissionDeniedError,
+    StateStoreError,
+    StateStoreUnavailableError,
+)
 from .store import Lease
 
-__all__ = ["AccountReport", "Failure", "ReportWarning", "RunReport"]
+__all__ = ["AccountError", "AccountReport", "Failure", "ReportWarning", "RunReport"]
+
+EXIT_SEVERITY = (0, 1, 3, 2)
+"""Exit codes from the mildest to the worst: a run of several accounts keeps the worst. A
+setting to fix (2: retrying cannot help) outranks an outage (3: the next run resumes), which
+outranks orders that failed (1)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +69,42 @@ class ReportWarning:
         }
 
 
+@attrs.frozen(kw_only=True)
+class AccountError:
+    """An error that stopped one account's whole run (refused credentials, a wrong store id,
+    the state store out of reach): the other accounts of the run went on."""
+
+    error: str
+    """The error class, e.g. ``AuthenticationError``."""
+    message: str
+    """What a person reads: ``credentials refused: ...``, ``configuration error: ...``."""
+    exit_code: int
+    """2 for a setting to fix (retrying will not help), 3 for an outage (the next run
+    resumes): the command's codes (docs/cli.md#exit-codes)."""
+
+    @classmethod
+    def of(cls, exc: BackMarketShipStationError) -> AccountError:
+        """Classified as the command classifies errors it catches."""
+        exit_code, label = 3, "error"
+        if isinstance(exc, ConfigurationError):
+            exit_code, label = 2, "configuration error"
+        elif isinstance(exc, FirewallBlockedError):
+            # A page the API did not state (backmarket.md §6.4): passing, not a bad setting.
+            label = f"blocked on the way to {exc.api} (firewall or proxy, try again later)"
+        elif isinstance(exc, (AuthenticationError, PermissionDeniedError)):
+            exit_code, label = 2, "credentials refused"
+        elif isinstance(exc, (APIError, APIConnectionError)):
+            label = "stopped on an API error"
+        elif isinstance(exc, StateStoreUnavailableError):
+            label = "stopped: the state store is out of reach"
+        elif isinstance(exc, StateStoreError):
+            exit_code, label = 2, "configuration error"
+        return cls(error=type(exc).__name__, message=f"{label}: {exc}", exit_code=exit_code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.error, "message": self.message, "exit_code": self.exit_code}
+
+
 @attrs.define(kw_only=True)
 class AccountReport:
     """The outcome of one account's run. Counts are of orders, not of API calls."""
@@ -87,6 +139,18 @@ class AccountReport:
     held_by: Lease | None = None
     """Set when the account was skipped because another run holds its lease: that lease.
     Nothing was read or written for the account; it is neither a failure nor work done."""
+    error: AccountError | None = None
+    """Set when an error stopped the account's whole run (see :class:`AccountError`); the
+    counts say what it did before."""
+
+    @property
+    def exit_code(self) -> int:
+        """This account's part of the command's exit code (see :attr:`RunReport.exit_code`)."""
+        if self.error is not None:
+            return self.error.exit_code
+        if self.stopped:
+            return 3
+        return 1 if self.failed else 0
 
     @property
     def skipped_held(self) -> bool:
@@ -116,6 +180,7 @@ class AccountReport:
             "warnings": [w.to_dict() for w in self.warnings],
             "planned_writes": list(self.planned_writes),
             "held_by": None if self.held_by is None else _holder(self.held_by),
+            "error": None if self.error is None else self.error.to_dict(),
         }
 
     def to_text(self) -> str:
@@ -130,6 +195,8 @@ class AccountReport:
             f"skipped {self.skipped}, failed {self.failed}"
         )
         lines = [f"[{self.account}]{' (dry run)' if self.dry_run else ''} {counts}"]
+        if self.error is not None:
+            lines.append(f"  ERROR {self.error.message} ({self.error.error})")
         if self.stopped:
             lines.append(
                 f"  STOPPED by an API or network error: {', '.join(self.stopped)}"
@@ -167,19 +234,25 @@ class RunReport:
         return any(a.stopped for a in self.accounts)
 
     @property
+    def errors(self) -> list[AccountReport]:
+        """The accounts an error stopped as a whole (:attr:`AccountReport.error`)."""
+        return [a for a in self.accounts if a.error is not None]
+
+    @property
     def exit_code(self) -> int:
-        """The command's exit code (docs/cli.md): 3 when an API or network outage stopped a
-        loop (an alert must not read an outage as missing IMEIs), else 1 when some orders
-        failed (they are retried next run), else 0."""
-        if self.stopped:
-            return 3
-        return 1 if self.failed else 0
+        """The command's exit code (docs/cli.md), the worst of the accounts': 2 when an
+        account's settings or credentials must be fixed, else 3 when an API or network outage
+        (or the state store out of reach) stopped an account or a loop (an alert must not
+        read an outage as missing IMEIs), else 1 when some orders failed (they are retried
+        next run), else 0."""
+        return max((a.exit_code for a in self.accounts), key=EXIT_SEVERITY.index, default=0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "accounts": [a.to_dict() for a in self.accounts],
             "failed": self.failed,
             "stopped": self.stopped,
+            "exit_code": self.exit_code,
         }
 
     def to_json(self) -> str:

@@ -1,22 +1,45 @@
-"""Running the sync for a whole configuration: clients per account, one state store."""
+"""Running the sync for a whole configuration: clients per account, one state store.
+
+Accounts run in parallel, ``parallel`` at a time (:data:`DEFAULT_PARALLEL` unless the
+configuration or the caller says otherwise), each in a thread of its own under its own
+lease. Rate limits are per credential (a Back Market token, a ShipStation key pair), so
+accounts with their own credentials do not slow each other down, and a thread spends most of
+its time waiting (on a rate limit, on the network), so the number is not tied to CPU cores.
+A slow account holds only its own thread; an account that fails as a whole (refused
+credentials, a wrong store id) has its :attr:`~.report.AccountReport.error` set and the others
+go on. On a :class:`~backmarket_shipstation.clock.VirtualClock` each account's thread is a
+worker of the clock, so their waits overlap as they would in real time.
+"""
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
 from ..backmarket.client import BackMarketClient
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, as_worker, waiting_on_others
 from ..shipstation.client import ShipStationClient
-from .config import AccountConfig, SyncConfig
+from .config import DEFAULT_PARALLEL, AccountConfig, SyncConfig
 from .engine import Progress, SyncEngine, SyncOptions
-from .report import RunReport
+from .report import AccountReport, RunReport
 from .shared import KeyPairShare
 from .state import open_store
 from .store import SyncStore
 
-__all__ = ["Transports", "engines", "key_pair_shares", "run_sync"]
+__all__ = [
+    "DEFAULT_PARALLEL",
+    "Transports",
+    "engines",
+    "key_pair_shares",
+    "run_engines",
+    "run_sync",
+]
+
+logger = logging.getLogger("backmarket_shipstation.sync")
 
 if TYPE_CHECKING:
     import httpx
@@ -132,30 +155,124 @@ def run_sync(
     progress: Progress | None = None,
     lease_clock: Clock | None = None,
     share_polls: bool = True,
+    parallel: int | None = None,
 ) -> RunReport:
     """Sync every account of ``config`` once; each has its own cursors and report.
 
+    ``parallel`` accounts run at a time (default: the configuration's ``parallel``, itself
+    :data:`DEFAULT_PARALLEL` unless set; ``1`` runs them one after another in the calling
+    thread). The report lists the accounts in the configuration's order whatever order they
+    finished in. An error that stops an account as a whole is that account's
+    :attr:`~.report.AccountReport.error`, never raised, so one account's refused credentials
+    cannot stop the others; :attr:`RunReport.exit_code` keeps the worst outcome.
+
     Accounts on one ShipStation key pair share this cycle's polls and createorders batches
-    (:mod:`.shared`) unless ``share_polls`` is False.
+    (:mod:`.shared`) unless ``share_polls`` is False; run in parallel, their createorders
+    batches combine the orders of the accounts importing at once.
     """
+    workers = config.parallel if parallel is None else parallel
+    if workers < 1:
+        raise ValueError(f"parallel must be 1 or more (got {workers})")
     clock = clock or SystemClock()
-    shares = key_pair_shares(config.accounts, clock=clock) if share_polls else {}
+    concurrent = workers > 1 and len(config.accounts) > 1
+    shares = (
+        key_pair_shares(config.accounts, clock=clock, concurrent=concurrent) if share_polls else {}
+    )
     with ExitStack() as stack:
         if store is None:
             store = stack.enter_context(open_store(config.state_path))
-        report = RunReport()
         with engines(
             config,
             store=store,
             options=options,
             clock=clock,
             transports=transports,
-            progress=progress,
+            progress=_serialized(progress) if progress is not None and workers > 1 else progress,
             lease_clock=lease_clock,
         ) as running:
-            for engine in running:
-                report.accounts.append(engine.run(share=shares.get(engine.account)))
-        return report
+            return RunReport(
+                accounts=run_engines(running, parallel=workers, clock=clock, shares=shares)
+            )
+
+
+def run_engines(
+    running: Sequence[SyncEngine],
+    *,
+    parallel: int,
+    clock: Clock | None = None,
+    shares: Mapping[str, KeyPairShare] | None = None,
+) -> list[AccountReport]:
+    """``engine.run()`` for each engine, ``parallel`` at a time; the reports in the same order.
+
+    With ``parallel`` 1 (or a single engine) they run in the calling thread. Otherwise each
+    runs in a thread registered as a worker of ``clock`` (see
+    :func:`~backmarket_shipstation.clock.as_worker`). An exception that is not the SDK's
+    (a bug, a crash a test simulates) does not stop the other accounts either: it is raised
+    once they are done (the first, in the engines' order). ``shares``: each account's
+    :class:`~.shared.KeyPairShare` by name (see :func:`key_pair_shares`); build them with
+    ``concurrent=True`` when ``parallel`` > 1.
+    """
+    shares = shares or {}
+    if parallel < 1:
+        raise ValueError(f"parallel must be 1 or more (got {parallel})")
+    if parallel == 1 or len(running) <= 1:
+        return [engine.run(share=shares.get(engine.account)) for engine in running]
+    clock = clock or SystemClock()
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(running)):
+        todo.put(index)
+    reports: list[AccountReport | None] = [None] * len(running)
+    raised: list[BaseException | None] = [None] * len(running)
+    count = min(parallel, len(running))
+    registered = threading.Barrier(count + 1)
+
+    def work() -> None:
+        with as_worker(clock):
+            registered.wait()
+            while True:
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    engine = running[index]
+                    reports[index] = engine.run(share=shares.get(engine.account))
+                except BaseException as exc:  # raised by the caller's thread, below
+                    logger.error(
+                        "account %s: unexpected error", running[index].account, exc_info=True
+                    )
+                    raised[index] = exc
+
+    # The calling thread is a worker until every thread has registered: otherwise the first
+    # threads could move a virtual clock on before the last ones start waiting with them.
+    with as_worker(clock):
+        threads = [
+            # Daemon threads: a second Ctrl-C ends the process without waiting for them (a
+            # run cut short is what the journal and the leases are for).
+            threading.Thread(target=work, name=f"sync-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        registered.wait()
+        with waiting_on_others(clock):
+            for thread in threads:
+                thread.join()
+    for exc in raised:
+        if exc is not None:
+            raise exc
+    return [report for report in reports if report is not None]
+
+
+def _serialized(progress: Progress) -> Progress:
+    """``progress`` called from several threads, one call at a time (a terminal line)."""
+    lock = threading.Lock()
+
+    def call(stage: str, count: int) -> None:
+        with lock:
+            progress(stage, count)
+
+    return call
 
 
 def _options_for(

@@ -457,6 +457,8 @@ class SQLiteStore:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner = 0
+        """The thread whose transaction is open (while ``_depth`` > 0)."""
         self._select_writes = _SELECT_WRITES
         self._select_failures = _SELECT_FAILURES
         self._has_leases = True
@@ -525,10 +527,13 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        # One connection for every thread: a transaction holds the lock from BEGIN to COMMIT,
+        # so another thread's statements wait for it instead of joining it.
         with self._lock:
             outermost = self._depth == 0
             if outermost:
                 self._db.execute("BEGIN IMMEDIATE")
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
@@ -541,9 +546,11 @@ class SQLiteStore:
             if outermost:
                 self._db.execute("COMMIT")
 
-    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> _Rows:
+        # The rows are read under the lock: a cursor stepped later, outside it, would run on
+        # the shared connection in the middle of another thread's transaction.
         with self._lock:
-            return self._db.execute(sql, params)
+            return _Rows(self._db.execute(sql, params).fetchall())
 
     def accounts(self) -> list[str]:
         """The names of the accounts this store holds any state for."""
@@ -710,7 +717,7 @@ class SQLiteStore:
             )
 
     def check_lease(self, lease: Lease, now: datetime) -> None:
-        if self._depth == 0:
+        if self._depth == 0 or self._owner != threading.get_ident():
             raise RuntimeError("check_lease() belongs inside transaction()")
         current = self.get_lease(lease.account)
         if current is None or current.holder != lease.holder or not current.is_live(now):
@@ -932,6 +939,24 @@ def run_record(row: Sequence[Any], to_time: Callable[[Any], datetime]) -> RunRec
         stopped=tuple(str(stage) for stage in json.loads(str(stopped))),
         **known,
     )
+
+
+class _Rows:
+    """A statement's rows, read in full while the store's lock was held."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
 
 
 def _order(row: tuple[object, ...]) -> OrderRecord:
