@@ -185,6 +185,9 @@ def _conf(settings: CelerySettings) -> dict[str, Any]:
             "visibility_timeout": settings.effective_visibility_timeout.total_seconds()
         },
         "result_expires": 86400,
+        # A result names its task, account (args) and worker: a day of reports can be read
+        # back from the backend without knowing the ids beat gave its tasks.
+        "result_extended": True,
         "beat_schedule": {
             SCHEDULE_ENTRY: {"task": FAN_OUT_TASK, "schedule": interval},
         },
