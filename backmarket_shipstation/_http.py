@@ -27,6 +27,7 @@ imports them all, so a client pays for them once it exists, and not before.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections import deque
 from collections.abc import (
@@ -34,13 +35,14 @@ from collections.abc import (
     Awaitable,
     Callable,
     Generator,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 from typing_extensions import Self
@@ -58,6 +60,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    StateStoreError,
 )
 
 if TYPE_CHECKING:
@@ -73,15 +76,18 @@ __all__ = [
     "HeaderDrivenLimiter",
     "Limiter",
     "Paginator",
+    "RateLimitStore",
     "Recheck",
     "Request",
     "RetryDecision",
     "RetryPolicy",
     "Secret",
+    "SharedState",
     "SlidingWindowLimiter",
     "SyncCore",
     "backmarket_error",
     "decide_retry",
+    "limiter_for",
     "shared_limiter",
     "shipstation_error",
 ]
@@ -451,10 +457,137 @@ def _header_float(headers: Mapping[str, str] | httpx.Headers, name: str) -> floa
 # Throttling
 # --------------------------------------------------------------------------------------
 
+# Each limiter is its logic (a small state object and the pure steps that read and change it,
+# given "now") and a cell that keeps the state: in this process's memory on the monotonic
+# clock (the default), or as a record in a shared store on the epoch timeline of
+# ``clock.now()`` (monotonic clocks differ per process), so that every process and host that
+# uses a credential runs the same logic on one state. See :mod:`backmarket_shipstation.rate_limits`.
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+RateRecord = dict[str, Any]
+"""A limiter's state as a store keeps it: JSON-able (numbers, lists, ``None``)."""
+
+
+class RateLimitStore(Protocol):
+    """Where limiters shared beyond one process keep their state: one record per key.
+
+    ``update`` reads the record of ``key`` (``None`` when there is none yet), lets ``step``
+    return the new record and a result, stores the record and returns the result, atomically
+    with respect to every other ``update`` of the key, in any process that uses the store.
+    ``blocking`` says whether an update waits on I/O (a database): the asyncio client then runs
+    it in a worker thread rather than on the event loop. Raises
+    :class:`~backmarket_shipstation.errors.StateStoreError` when the store cannot be reached.
+    """
+
+    @property
+    def blocking(self) -> bool: ...
+
+    def update(self, key: str, step: Callable[[RateRecord | None], tuple[RateRecord, T]]) -> T: ...
+
+
+@attrs.frozen
+class SharedState:
+    """A limiter's place in a :class:`RateLimitStore`: the store and the record's key.
+
+    The key names what the limit counts (a digest of the credential, or of the host for a
+    per-address limit), never a secret.
+    """
+
+    store: RateLimitStore = attrs.field(repr=False)
+    key: str
+
+
+class _Cell(Generic[S]):
+    """Keeps one limiter's state; :meth:`run` applies a step to it atomically."""
+
+    blocking = False
+
+    def run(self, step: Callable[[S, float], R]) -> R:
+        """``step(state, now)``, with no other step of this state in between."""
+        raise NotImplementedError
+
+
+class _LocalCell(_Cell[S]):
+    """The state in this process's memory, on the monotonic clock, behind a lock."""
+
+    def __init__(self, state: S, clock: Clock) -> None:
+        self.state = state
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def run(self, step: Callable[[S, float], R]) -> R:
+        with self._lock:
+            return step(self.state, self.clock.monotonic())
+
+
+class _StoreCell(_Cell[S]):
+    """The state as a record in a shared store, on the epoch timeline of ``clock.now()``.
+
+    When the store cannot be reached the limiter does not stop the client: it falls back to a
+    state of its own in this process (logged once per outage), the server's 429s and the retry
+    policy still protecting the credential, and uses the store again as soon as it answers.
+    """
+
+    blocking = True
+
+    def __init__(
+        self,
+        shared: SharedState,
+        clock: Clock,
+        load: Callable[[RateRecord | None, float], S],
+        dump: Callable[[S], RateRecord],
+        fallback: S,
+    ) -> None:
+        self.shared = shared
+        self.clock = clock
+        self._load = load
+        self._dump = dump
+        self._fallback = _LocalCell(fallback, clock)
+        self._failing = False
+        self.blocking = bool(shared.store.blocking)
+
+    def run(self, step: Callable[[S, float], R]) -> R:
+        def apply(record: RateRecord | None) -> tuple[RateRecord, R]:
+            # "now" is read once the record is locked: waiting for the lock takes time.
+            now = self.clock.now().timestamp()
+            state = self._load(record, now)
+            result = step(state, now)
+            return self._dump(state), result
+
+        try:
+            result = self.shared.store.update(self.shared.key, apply)
+        except StateStoreError as exc:
+            if not self._failing:
+                self._failing = True
+                import logging
+
+                logging.getLogger(_LOGGER_NAME).warning(
+                    "shared rate limit %s unavailable, limiting in this process only: %s",
+                    self.shared.key,
+                    exc,
+                )
+            return self._fallback.run(step)
+        self._failing = False
+        return result
+
+
+def _up(value: float, grid: float = 0.001) -> float:
+    """``value`` rounded up to ``grid``: a stored instant is never earlier than the real one,
+    so a shared window can only hold a call a little longer than needed, never admit more."""
+    return math.ceil(value / grid - 1e-9) * grid
+
 
 class Limiter:
     """Base of the throttles: ``reserve`` says how long to wait before sending, ``observe``
-    learns from each answer. Thread-safe; the caller sleeps (sync or async) outside the lock."""
+    learns from each answer. Thread-safe; the caller sleeps (sync or async) outside the lock.
+
+    ``blocking`` is True when the limiter's state is in a shared store whose calls wait on I/O
+    (the asyncio client then calls it from a worker thread).
+    """
+
+    blocking = False
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -471,29 +604,75 @@ class Limiter:
         """Hold every request for ``seconds`` (after a 429)."""
 
 
+class _SlidingLog:
+    """The sends booked in the last window, and the instant a 429 blocks until."""
+
+    __slots__ = ("blocked_until", "slots")
+
+    def __init__(self, slots: Iterable[float] = (), blocked_until: float = float("-inf")) -> None:
+        self.slots: deque[float] = deque(slots)
+        self.blocked_until = blocked_until
+
+    def reserve(self, now: float, limit: int, window: float) -> float:
+        slots = self.slots
+        while slots and slots[0] <= now - window:
+            slots.popleft()
+        slot = max(now, self.blocked_until)
+        if len(slots) >= limit:
+            slot = max(slot, slots[-limit] + window)
+        slots.append(slot)
+        return slot - now
+
+    def penalize(self, now: float, seconds: float) -> None:
+        self.blocked_until = max(self.blocked_until, now + seconds)
+
+    @classmethod
+    def load(cls, record: RateRecord | None, now: float) -> _SlidingLog:
+        if not record:
+            return cls()
+        blocked = record.get("blocked_until")
+        return cls(record.get("slots", ()), float("-inf") if blocked is None else blocked)
+
+    def dump(self) -> RateRecord:
+        blocked = self.blocked_until
+        return {
+            "slots": [_up(slot) for slot in self.slots],
+            "blocked_until": None if blocked == float("-inf") else _up(blocked),
+        }
+
+
 class SlidingWindowLimiter(Limiter):
     """At most ``limit`` requests in any ``window`` seconds (Back Market: about 200 per 10 s;
-    the default of 180 keeps a margin for clocks and other tools on the same account)."""
+    the default of 180 keeps a margin for clocks and other tools on the same account).
 
-    def __init__(self, clock: Clock, *, limit: int = 180, window: float = 10.0) -> None:
+    ``shared`` keeps the window in a :class:`RateLimitStore` shared by other processes and
+    hosts instead of in this process (see :mod:`backmarket_shipstation.rate_limits`).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        limit: int = 180,
+        window: float = 10.0,
+        shared: SharedState | None = None,
+    ) -> None:
         super().__init__(clock)
         if limit < 1 or window <= 0:
             raise ValueError("a limiter needs a positive limit and window")
         self.limit = limit
         self.window = window
-        self._slots: deque[float] = deque()
-        self._blocked_until = 0.0
+        self.shared = shared
+        self._cell: _Cell[_SlidingLog] = (
+            _LocalCell(_SlidingLog(), clock)
+            if shared is None
+            else _StoreCell(shared, clock, _SlidingLog.load, _SlidingLog.dump, _SlidingLog())
+        )
+        self.blocking = self._cell.blocking
 
     def reserve(self) -> float:
-        with self._lock:
-            now = self.clock.monotonic()
-            while self._slots and self._slots[0] <= now - self.window:
-                self._slots.popleft()
-            slot = max(now, self._blocked_until)
-            if len(self._slots) >= self.limit:
-                slot = max(slot, self._slots[-self.limit] + self.window)
-            self._slots.append(slot)
-            return slot - now
+        limit, window = self.limit, self.window
+        return self._cell.run(lambda log, now: log.reserve(now, limit, window))
 
     def observe(self, status: int, headers: httpx.Headers) -> None:
         if status == 429:
@@ -501,47 +680,26 @@ class SlidingWindowLimiter(Limiter):
             self.penalize(asked if asked is not None else self.window)
 
     def penalize(self, seconds: float) -> None:
-        with self._lock:
-            until = self.clock.monotonic() + seconds
-            self._blocked_until = max(self._blocked_until, until)
+        self._cell.run(lambda log, now: log.penalize(now, seconds))
 
 
-class Budget:
-    """A documented limit of one endpoint: at most ``limit`` calls in any ``seconds``, for each
-    ``(limit, seconds)`` window (Back Market's care list: 520 per minute *and* 4,000 per day).
+class _BudgetLog:
+    """The calls booked in each window of a :class:`Budget`, and the last slot booked."""
 
-    Sliding windows, so that no 24-hour span (and therefore no calendar day) holds more than
-    the daily limit. A call of ``cost`` n books n slots (an endpoint that counts lines, not
-    requests). Shared by every client of the credential in the process (see
-    :func:`shared_limiter`); what other processes spent on the same account is not known.
-    """
+    __slots__ = ("last", "slots")
 
-    def __init__(self, clock: Clock, name: str, windows: Sequence[tuple[int, float]]) -> None:
-        if not windows or any(limit < 1 or seconds <= 0 for limit, seconds in windows):
-            raise ValueError("a budget needs at least one window with a positive limit")
-        self.clock = clock
-        self.name = name
-        self.windows = tuple((int(limit), float(seconds)) for limit, seconds in windows)
-        self._slots: tuple[deque[float], ...] = tuple(deque() for _ in self.windows)
-        self._last = float("-inf")
-        self._lock = threading.Lock()
+    def __init__(self, windows: int) -> None:
+        self.slots: tuple[deque[float], ...] = tuple(deque() for _ in range(windows))
+        self.last = float("-inf")
 
-    def __repr__(self) -> str:
-        rules = ", ".join(f"{limit}/{_span(seconds)}" for limit, seconds in self.windows)
-        return f"Budget({self.name!r}, {rules})"
-
-    def earliest(self, cost: int = 1) -> float:
-        """The monotonic time at which ``cost`` more calls fit in every window."""
-        with self._lock:
-            return self._earliest(cost, self.clock.monotonic())
-
-    def _earliest(self, cost: int, now: float) -> float:
-        slot = max(now, self._last)  # first come, first served
-        for (limit, seconds), slots in zip(self.windows, self._slots, strict=True):
+    def earliest(
+        self, name: str, windows: Sequence[tuple[int, float]], cost: int, now: float
+    ) -> float:
+        slot = max(now, self.last)  # first come, first served
+        for (limit, seconds), slots in zip(windows, self.slots, strict=True):
             if cost > limit:
                 raise ValueError(
-                    f"{cost} calls can never fit the {self.name} budget of {limit} per "
-                    f"{_span(seconds)}"
+                    f"{cost} calls can never fit the {name} budget of {limit} per {_span(seconds)}"
                 )
             while slots and slots[0] <= now - seconds:
                 slots.popleft()
@@ -551,34 +709,140 @@ class Budget:
                 slot = max(slot, slots[-(keep + 1)] + seconds)
         return slot
 
+    def book(
+        self, name: str, windows: Sequence[tuple[int, float]], at: float, cost: int, now: float
+    ) -> float:
+        slot = max(at, self.earliest(name, windows, cost, now))
+        for slots in self.slots:
+            slots.extend([slot] * cost)
+        self.last = slot
+        return slot
+
+    def available(self, windows: Sequence[tuple[int, float]], now: float) -> int:
+        if self.last > now:
+            return 0
+        room = []
+        for (limit, seconds), slots in zip(windows, self.slots, strict=True):
+            while slots and slots[0] <= now - seconds:
+                slots.popleft()
+            room.append(limit - len(slots))
+        return max(0, min(room))
+
+    def used(self, windows: Sequence[tuple[int, float]], seconds: float, now: float) -> int:
+        longest = max(range(len(windows)), key=lambda i: windows[i][1])
+        return sum(1 for t in self.slots[longest] if t > now - seconds)
+
+    @staticmethod
+    def loader(
+        windows: Sequence[tuple[int, float]],
+    ) -> Callable[[RateRecord | None, float], _BudgetLog]:
+        def load(record: RateRecord | None, now: float) -> _BudgetLog:
+            log = _BudgetLog(len(windows))
+            if not record or len(record.get("runs", ())) != len(windows):
+                return log  # none yet, or written for other windows: start afresh
+            for slots, runs in zip(log.slots, record["runs"], strict=True):
+                for at, count in runs:
+                    slots.extend([float(at)] * int(count))
+            last = record.get("last")
+            log.last = float("-inf") if last is None else float(last)
+            return log
+
+        return load
+
+    @staticmethod
+    def dumper(windows: Sequence[tuple[int, float]]) -> Callable[[_BudgetLog], RateRecord]:
+        def dump(log: _BudgetLog) -> RateRecord:
+            # Runs of (instant, calls), each instant rounded up to 1/200 of its window: a day's
+            # window of 40,000 calls is at most ~200 runs, and rounding up only holds calls a
+            # little longer (at most 0.5 % of the window), never admits more.
+            every: list[list[list[float]]] = []
+            for (_, seconds), slots in zip(windows, log.slots, strict=True):
+                grid = max(0.001, seconds / 200)
+                runs: list[list[float]] = []
+                for slot in slots:
+                    at = _up(slot, grid)
+                    if runs and runs[-1][0] == at:
+                        runs[-1][1] += 1
+                    else:
+                        runs.append([at, 1])
+                every.append(runs)
+            last = log.last
+            return {"runs": every, "last": None if last == float("-inf") else _up(last)}
+
+        return dump
+
+
+class Budget:
+    """A documented limit of one endpoint: at most ``limit`` calls in any ``seconds``, for each
+    ``(limit, seconds)`` window (Back Market's care list: 520 per minute *and* 4,000 per day).
+
+    Sliding windows, so that no 24-hour span (and therefore no calendar day) holds more than
+    the daily limit. A call of ``cost`` n books n slots (an endpoint that counts lines, not
+    requests). Shared by every client of the credential in the process (see
+    :func:`shared_limiter`); with ``shared``, by every process and host that uses the store
+    (see :mod:`backmarket_shipstation.rate_limits`).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        name: str,
+        windows: Sequence[tuple[int, float]],
+        *,
+        shared: SharedState | None = None,
+    ) -> None:
+        if not windows or any(limit < 1 or seconds <= 0 for limit, seconds in windows):
+            raise ValueError("a budget needs at least one window with a positive limit")
+        self.clock = clock
+        self.name = name
+        self.windows = tuple((int(limit), float(seconds)) for limit, seconds in windows)
+        self.shared = shared
+        self._cell: _Cell[_BudgetLog] = (
+            _LocalCell(_BudgetLog(len(self.windows)), clock)
+            if shared is None
+            else _StoreCell(
+                shared,
+                clock,
+                _BudgetLog.loader(self.windows),
+                _BudgetLog.dumper(self.windows),
+                _BudgetLog(len(self.windows)),
+            )
+        )
+        self.blocking = self._cell.blocking
+
+    def __repr__(self) -> str:
+        rules = ", ".join(f"{limit}/{_span(seconds)}" for limit, seconds in self.windows)
+        return f"Budget({self.name!r}, {rules})"
+
+    # The cell's timeline may not be this process's monotonic clock (a shared store keeps
+    # epoch seconds): instants cross the boundary as offsets from "now".
+
+    def earliest(self, cost: int = 1) -> float:
+        """The monotonic time at which ``cost`` more calls fit in every window."""
+        mono = self.clock.monotonic()
+        name, windows = self.name, self.windows
+        ahead = self._cell.run(lambda log, now: log.earliest(name, windows, cost, now) - now)
+        return mono + ahead
+
     def book(self, at: float, cost: int = 1) -> float:
         """Book ``cost`` calls at ``at`` or later (if others came first); the time booked."""
-        with self._lock:
-            slot = max(at, self._earliest(cost, self.clock.monotonic()))
-            for slots in self._slots:
-                slots.extend([slot] * cost)
-            self._last = slot
-            return slot
+        mono = self.clock.monotonic()
+        offset = at - mono
+        name, windows = self.name, self.windows
+        ahead = self._cell.run(
+            lambda log, now: log.book(name, windows, now + offset, cost, now) - now
+        )
+        return mono + ahead
 
     def available(self) -> int:
         """Calls that fit right now in every window (0 while calls are queued for later)."""
-        with self._lock:
-            now = self.clock.monotonic()
-            if self._last > now:
-                return 0
-            room = []
-            for (limit, seconds), slots in zip(self.windows, self._slots, strict=True):
-                while slots and slots[0] <= now - seconds:
-                    slots.popleft()
-                room.append(limit - len(slots))
-            return max(0, min(room))
+        windows = self.windows
+        return self._cell.run(lambda log, now: log.available(windows, now))
 
     def used(self, seconds: float) -> int:
         """Calls booked in the last ``seconds`` (and queued ones), for reports and tests."""
-        with self._lock:
-            now = self.clock.monotonic()
-            longest = max(range(len(self.windows)), key=lambda i: self.windows[i][1])
-            return sum(1 for t in self._slots[longest] if t > now - seconds)
+        windows = self.windows
+        return self._cell.run(lambda log, now: log.used(windows, seconds, now))
 
 
 def _span(seconds: float) -> str:
@@ -631,50 +895,133 @@ def reserve_budgets(
     return max(0.0, at - now)
 
 
+class _FixedWindow:
+    """ShipStation's window as the limiter models it: requests left, and its start and end
+    (``end`` is ``None`` until a request opens a window)."""
+
+    __slots__ = ("end", "limit", "remaining", "start")
+
+    def __init__(self, limit: int, now: float) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.start = now
+        self.end: float | None = None
+
+    def reserve(self, now: float, window: float) -> float:
+        if self.end is not None and now >= self.end:
+            self.remaining = self.limit
+            self.start = now
+            self.end = None
+        if self.remaining <= 0:
+            # None left: book the next window (the window being filled may itself be a
+            # future one, when requests are already queued).
+            start = self.end if self.end is not None else now + window
+            self.start = start
+            self.end = start + window
+            self.remaining = self.limit
+        self.remaining -= 1
+        if self.end is None:
+            self.start = now
+            self.end = now + window
+        return max(0.0, self.start - now)
+
+    def observe(
+        self, now: float, status: int, remaining: int, reset: float, limit: int | None
+    ) -> None:
+        if limit is not None and limit > 0:
+            self.limit = limit
+        if self.start > now and status != 429:
+            # Requests are queued for a later window; this answer speaks of an older one.
+            return
+        server_end = now + max(0.0, reset)
+        if self.end is None or server_end > self.end + 1.0:
+            # The server is in a window we have not modelled yet: it knows best.
+            self.remaining = remaining
+        else:
+            # Same window: our count already spent requests still in flight.
+            self.remaining = min(self.remaining, remaining)
+        self.start = min(self.start, now)
+        self.end = server_end
+        if status == 429:
+            self.remaining = 0
+
+    def penalize(self, now: float, seconds: float) -> None:
+        self.remaining = 0
+        self.start = min(self.start, now)
+        self.end = now + seconds
+
+    @staticmethod
+    def loader(limit: int) -> Callable[[RateRecord | None, float], _FixedWindow]:
+        def load(record: RateRecord | None, now: float) -> _FixedWindow:
+            state = _FixedWindow(limit, now)
+            if record:
+                state.limit = int(record["limit"])
+                state.remaining = int(record["remaining"])
+                state.start = float(record["start"])
+                end = record.get("end")
+                state.end = None if end is None else float(end)
+            return state
+
+        return load
+
+    def dump(self) -> RateRecord:
+        # Instants are kept as read (not rounded): ShipStation's window is fixed, and the
+        # server's Reset already rounds its end up to a whole second.
+        return {"limit": self.limit, "remaining": self.remaining, "start": self.start,
+                "end": self.end}  # fmt: skip
+
+
 class HeaderDrivenLimiter(Limiter):
     """ShipStation V1: ``limit`` requests per fixed window of ``window`` seconds per key pair,
     steered by ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` (seconds to the next window).
 
     Until the server has spoken the limiter assumes a full window. Each reservation spends one
     request; when none is left it books the next window instead of letting the server answer
-    429, and requests beyond that queue window after window.
+    429, and requests beyond that queue window after window. ``shared`` keeps the window in a
+    :class:`RateLimitStore` shared by other processes and hosts (see
+    :mod:`backmarket_shipstation.rate_limits`): the first ``limit`` requests of a window go at
+    once, whoever sends them, and the next wait for the end the server announced.
     """
 
-    def __init__(self, clock: Clock, *, limit: int = 40, window: float = 60.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        limit: int = 40,
+        window: float = 60.0,
+        shared: SharedState | None = None,
+    ) -> None:
         super().__init__(clock)
         if limit < 1 or window <= 0:
             raise ValueError("a limiter needs a positive limit and window")
-        self.limit = limit
         self.window = window
-        self._remaining = limit
-        self._window_start = clock.monotonic()
-        self._window_end: float | None = None
+        self.shared = shared
+        self._cell: _Cell[_FixedWindow] = (
+            _LocalCell(_FixedWindow(limit, clock.monotonic()), clock)
+            if shared is None
+            else _StoreCell(
+                shared,
+                clock,
+                _FixedWindow.loader(limit),
+                _FixedWindow.dump,
+                _FixedWindow(limit, clock.monotonic()),
+            )
+        )
+        self.blocking = self._cell.blocking
+
+    @property
+    def limit(self) -> int:
+        """Requests per window (the server's ``X-Rate-Limit-Limit`` once it has said)."""
+        return self._cell.run(lambda state, now: state.limit)
 
     @property
     def remaining(self) -> int:
         """Requests the limiter believes are left in the window being filled."""
-        with self._lock:
-            return self._remaining
+        return self._cell.run(lambda state, now: state.remaining)
 
     def reserve(self) -> float:
-        with self._lock:
-            now = self.clock.monotonic()
-            if self._window_end is not None and now >= self._window_end:
-                self._remaining = self.limit
-                self._window_start = now
-                self._window_end = None
-            if self._remaining <= 0:
-                # None left: book the next window (the window being filled may itself be a
-                # future one, when requests are already queued).
-                start = self._window_end if self._window_end is not None else now + self.window
-                self._window_start = start
-                self._window_end = start + self.window
-                self._remaining = self.limit
-            self._remaining -= 1
-            if self._window_end is None:
-                self._window_start = now
-                self._window_end = now + self.window
-            return max(0.0, self._window_start - now)
+        window = self.window
+        return self._cell.run(lambda state, now: state.reserve(now, window))
 
     def observe(self, status: int, headers: httpx.Headers) -> None:
         remaining = _header_int(headers, "x-rate-limit-remaining")
@@ -684,31 +1031,10 @@ class HeaderDrivenLimiter(Limiter):
                 self.penalize(self.window)
             return
         limit = _header_int(headers, "x-rate-limit-limit")
-        with self._lock:
-            now = self.clock.monotonic()
-            if limit is not None and limit > 0:
-                self.limit = limit
-            if self._window_start > now and status != 429:
-                # Requests are queued for a later window; this answer speaks of an older one.
-                return
-            server_end = now + max(0.0, reset)
-            if self._window_end is None or server_end > self._window_end + 1.0:
-                # The server is in a window we have not modelled yet: it knows best.
-                self._remaining = remaining
-            else:
-                # Same window: our count already spent requests still in flight.
-                self._remaining = min(self._remaining, remaining)
-            self._window_start = min(self._window_start, now)
-            self._window_end = server_end
-            if status == 429:
-                self._remaining = 0
+        self._cell.run(lambda state, now: state.observe(now, status, remaining, reset, limit))
 
     def penalize(self, seconds: float) -> None:
-        with self._lock:
-            now = self.clock.monotonic()
-            self._remaining = 0
-            self._window_start = min(self._window_start, now)
-            self._window_end = now + seconds
+        self._cell.run(lambda state, now: state.penalize(now, seconds))
 
 
 # Strong references: a limiter must outlive the client that made it, so that the next client
@@ -736,6 +1062,33 @@ def shared_limiter(kind: str, credential: Secret, clock: Clock, factory: Callabl
             limiter = factory(clock)
             _LIMITERS[key] = limiter
         return limiter
+
+
+LimiterFactory = Callable[[Clock, "SharedState | None"], L]
+"""Builds a limiter on a clock, its state shared (a :class:`SharedState`) or not (``None``)."""
+
+
+class _RateLimits(Protocol):
+    # What the clients need of backmarket_shipstation.rate_limits.RateLimits (not imported
+    # here: a client built without one never loads it).
+    def limiter(
+        self, kind: str, credential: Secret, clock: Clock, factory: LimiterFactory[L]
+    ) -> L: ...
+
+
+def limiter_for(
+    rate_limits: _RateLimits | None,
+    kind: str,
+    credential: Secret,
+    clock: Clock,
+    factory: LimiterFactory[L],
+) -> L:
+    """The limiter a client uses: from ``rate_limits`` (a
+    :class:`~backmarket_shipstation.rate_limits.RateLimits`, shared through its store) when
+    given, else the process's own (:func:`shared_limiter`)."""
+    if rate_limits is None:
+        return shared_limiter(kind, credential, clock, lambda c: factory(c, None))
+    return rate_limits.limiter(kind, credential, clock, factory)
 
 
 # --------------------------------------------------------------------------------------
@@ -794,7 +1147,16 @@ class _Reread:
         self.request = request
 
 
-_Effect = _Sleep | _Send | _Reread
+class _Call:
+    """A limiter step that waits on a shared store: the asyncio loop runs it in a thread."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+
+
+_Effect = _Sleep | _Send | _Reread | _Call
 
 
 def _short(text: str) -> str:
@@ -1095,24 +1457,33 @@ class _Core:
             attempt += 1
             if request.budgets:
                 # Every attempt is a call the endpoint's limit counts (a 429 included).
-                yield _Sleep(
-                    reserve_budgets(
-                        self.budgets,
-                        request.budgets,
-                        self.clock,
-                        max_wait=self.max_budget_wait,
-                        api=self.api,
-                        method=request.method,
-                        path=request.path,
-                        waits=request.budget_waits,
-                    )
+                book = functools.partial(
+                    reserve_budgets,
+                    self.budgets,
+                    request.budgets,
+                    self.clock,
+                    max_wait=self.max_budget_wait,
+                    api=self.api,
+                    method=request.method,
+                    path=request.path,
+                    waits=request.budget_waits,
                 )
-            yield _Sleep(self.limiter.reserve())
+                blocking = any(
+                    self.budgets[n].blocking for n, _ in request.budgets if n in self.budgets
+                )
+                yield _Sleep((yield _Call(book)) if blocking else book())
+            limiter = self.limiter
+            yield _Sleep((yield _Call(limiter.reserve)) if limiter.blocking else limiter.reserve())
             started = self.clock.monotonic()
             outcome = yield _Send(request)
             if isinstance(outcome, httpx.Response):
                 self.log(request, outcome.status_code, started, attempt)
-                self.limiter.observe(outcome.status_code, outcome.headers)
+                if limiter.blocking:
+                    yield _Call(
+                        functools.partial(limiter.observe, outcome.status_code, outcome.headers)
+                    )
+                else:
+                    limiter.observe(outcome.status_code, outcome.headers)
                 self.last_response = outcome
                 if outcome.is_success:
                     if request.parse is no_content:
@@ -1209,6 +1580,8 @@ class SyncCore(_Core):
             if isinstance(effect, _Sleep):
                 self.clock.sleep(effect.seconds)
                 answer = None
+            elif isinstance(effect, _Call):
+                answer = effect.function()
             elif isinstance(effect, _Send):
                 try:
                     answer = self.http.send(self.build(self.http, effect.request))
@@ -1261,6 +1634,12 @@ class AsyncCore(_Core):
             if isinstance(effect, _Sleep):
                 await self.clock.asleep(effect.seconds)
                 answer = None
+            elif isinstance(effect, _Call):
+                # A round trip to the shared store (about a millisecond on a LAN, more over a
+                # slow link) would stall every task of the loop: it runs in a worker thread.
+                import asyncio
+
+                answer = await asyncio.to_thread(effect.function)
             elif isinstance(effect, _Send):
                 try:
                     answer = await self.http.send(self.build(self.http, effect.request))

@@ -27,13 +27,14 @@ from .._http import (
     Request,
     RetryPolicy,
     Secret,
+    SharedState,
     SlidingWindowLimiter,
     SyncClientBase,
     SyncCore,
     backmarket_error,
+    limiter_for,
     no_content,
     query,
-    shared_limiter,
 )
 from .._imei import is_valid_imei
 from ..clock import Clock
@@ -56,6 +57,8 @@ from .shipping import AsyncShipping, Shipping
 
 if TYPE_CHECKING:
     import httpx  # only in annotations: httpx loads when a client is built
+
+    from ..rate_limits import RateLimits
 
 __all__ = [
     "AsyncBackMarketClient",
@@ -364,8 +367,10 @@ def _refund(
 # --------------------------------------------------------------------------------------
 
 
-def _budget_factory(name: str, windows: Sequence[tuple[int, float]]) -> Callable[[Clock], Budget]:
-    return lambda clock: Budget(clock, name, windows)
+def _budget_factory(
+    name: str, windows: Sequence[tuple[int, float]]
+) -> Callable[[Clock, SharedState | None], Budget]:
+    return lambda clock, shared: Budget(clock, name, windows, shared=shared)
 
 
 def _core_settings(
@@ -382,6 +387,7 @@ def _core_settings(
     max_budget_wait: float | None = 120.0,
     max_catalog_requests_per_10s: int = 18,
     max_sku_lines_per_hour: int = 2000,
+    rate_limits: RateLimits | None = None,
 ) -> dict[str, Any]:
     if not token or not token.strip():
         raise ConfigurationError(
@@ -401,11 +407,14 @@ def _core_settings(
     if language not in ALL_COUNTRY_CODES:
         raise ConfigurationError(f"unknown Accept-Language {language!r} (e.g. fr-fr, en-us)")
     clock = clock or DEFAULT_CLOCK
-    limiter = shared_limiter(
+    limiter = limiter_for(
+        rate_limits,
         "backmarket",
         authorization,
         clock,
-        lambda c: SlidingWindowLimiter(c, limit=max_requests_per_10s, window=10.0),
+        lambda c, shared: SlidingWindowLimiter(
+            c, limit=max_requests_per_10s, window=10.0, shared=shared
+        ),
     )
     # Each endpoint's documented budget, shared by every client of the token in the process.
     budgets: dict[str, Budget] = {}
@@ -416,8 +425,8 @@ def _core_settings(
         SKU_LINES: ((max_sku_lines_per_hour, 3600.0),),
     }
     for name, windows in {**CARE_BUDGETS, **listing_budgets}.items():
-        budgets[name] = shared_limiter(
-            f"backmarket:{name}", authorization, clock, _budget_factory(name, windows)
+        budgets[name] = limiter_for(
+            rate_limits, f"backmarket:{name}", authorization, clock, _budget_factory(name, windows)
         )
     return {
         "api": "Back Market",
@@ -554,7 +563,9 @@ class BackMarketClient(SyncClientBase):
     Listing endpoints stay under ``max_catalog_requests_per_10s`` (about 20) and listing writes
     under ``max_sku_lines_per_hour`` SKU lines (about 2,000); ``over_budget`` says whether a
     write beyond that hour's lines waits for room (``"wait"``, however long) or is refused at
-    once (``"refuse"``); each call can override it.
+    once (``"refuse"``); each call can override it. ``rate_limits`` (a
+    :class:`~backmarket_shipstation.rate_limits.RateLimits`) shares these budgets with every
+    process and host whose clients use the same store, per token or per host.
     """
 
     def __init__(
@@ -576,8 +587,10 @@ class BackMarketClient(SyncClientBase):
         max_catalog_requests_per_10s: int = 18,
         max_sku_lines_per_hour: int = 2000,
         over_budget: OverBudget = "wait",
+        rate_limits: RateLimits | None = None,
     ) -> None:
         settings = _core_settings(
+            rate_limits=rate_limits,
             token=token,
             user_agent=user_agent,
             region=region,
@@ -731,8 +744,10 @@ class AsyncBackMarketClient(AsyncClientBase):
         max_catalog_requests_per_10s: int = 18,
         max_sku_lines_per_hour: int = 2000,
         over_budget: OverBudget = "wait",
+        rate_limits: RateLimits | None = None,
     ) -> None:
         settings = _core_settings(
+            rate_limits=rate_limits,
             token=token,
             user_agent=user_agent,
             region=region,

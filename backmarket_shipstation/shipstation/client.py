@@ -35,9 +35,9 @@ from .._http import (
     SyncClientBase,
     SyncCore,
     basic_auth_value,
+    limiter_for,
     no_content,
     query,
-    shared_limiter,
     shipstation_error,
 )
 from ..clock import Clock
@@ -80,6 +80,8 @@ from .webhooks import WebhookResource, webhook_resource_request
 
 if TYPE_CHECKING:
     import httpx  # only in annotations: httpx loads when a client is built
+
+    from ..rate_limits import RateLimits
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -632,6 +634,7 @@ def _core_settings(
     base_url: str | None,
     clock: Clock | None,
     retry_policy: RetryPolicy | None,
+    rate_limits: RateLimits | None = None,
 ) -> dict[str, Any]:
     if not api_key or not api_secret:
         raise ConfigurationError(
@@ -639,7 +642,13 @@ def _core_settings(
         )
     authorization = basic_auth_value(api_key, api_secret)
     clock = clock or DEFAULT_CLOCK
-    limiter = shared_limiter("shipstation", authorization, clock, HeaderDrivenLimiter)
+    limiter = limiter_for(
+        rate_limits,
+        "shipstation",
+        authorization,
+        clock,
+        lambda c, shared: HeaderDrivenLimiter(c, shared=shared),
+    )
     return {
         "api": "ShipStation",
         "base_url": base_url or DEFAULT_BASE_URL,
@@ -964,7 +973,9 @@ class ShipStationClient(_RateLimitView, SyncClientBase):
 
     ``api_key``/``api_secret`` are a V1 key pair (HTTP Basic). ``base_url`` defaults to
     ``https://ssapi.shipstation.com``. Every client of the same key pair in the process shares
-    one rate limiter (40 requests a minute, steered by ``X-Rate-Limit-*``). ``transport`` /
+    one rate limiter (40 requests a minute, steered by ``X-Rate-Limit-*``); with
+    ``rate_limits`` (a :class:`~backmarket_shipstation.rate_limits.RateLimits`), every process
+    and host whose clients use the same store shares it too. ``transport`` /
     ``http_client`` let you add proxies or test transports; ``timeout`` defaults to 5 s to
     connect and 30 s to read; ``clock`` drives throttling and back-off waits.
     """
@@ -980,8 +991,10 @@ class ShipStationClient(_RateLimitView, SyncClientBase):
         timeout: httpx.Timeout | float | None = None,
         clock: Clock | None = None,
         retry_policy: RetryPolicy | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         settings = _core_settings(
+            rate_limits=rate_limits,
             api_key=api_key,
             api_secret=api_secret,
             base_url=base_url,
@@ -1299,8 +1312,10 @@ class AsyncShipStationClient(_RateLimitView, AsyncClientBase):
         timeout: httpx.Timeout | float | None = None,
         clock: Clock | None = None,
         retry_policy: RetryPolicy | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         settings = _core_settings(
+            rate_limits=rate_limits,
             api_key=api_key,
             api_secret=api_secret,
             base_url=base_url,

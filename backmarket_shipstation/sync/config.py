@@ -9,7 +9,9 @@ Environment variables (one account, named ``default``)::
     BACKMARKET_TOKEN, BACKMARKET_REGION (eu, us, ap), BACKMARKET_USER_AGENT,
     BACKMARKET_SANDBOX (1 for the preprod host), BACKMARKET_BASE_URL,
     SHIPSTATION_API_KEY, SHIPSTATION_API_SECRET, SHIPSTATION_STORE_ID, SHIPSTATION_BASE_URL,
-    BACKMARKET_SHIPSTATION_STATE (path of the SQLite state file)
+    BACKMARKET_SHIPSTATION_STATE (path of the SQLite state file, or a postgresql:// URL),
+    BACKMARKET_SHIPSTATION_SHARED_RATE_LIMITS (0: budgets in each process only),
+    BACKMARKET_RATE_LIMIT_SCOPE (token or host), BACKMARKET_SHIPSTATION_RATE_LIMIT_HOST
 
 TOML file (every key: docs/sync.md#the-configuration-file)::
 
@@ -63,10 +65,12 @@ from ..mapping import (
     device_lines,
     every_single_unit_line,
 )
+from ..rate_limits import RateLimitSettings
 from ..shipstation.models import OrderStatus
 from .catalog import CatalogSource, FileCatalog, ShipStationCatalog
 from .celery_settings import celery_problems
 from .options import SyncOptions
+from .state import is_postgres
 from .store import DEFAULT_STATE_PATH
 
 if sys.version_info >= (3, 11):
@@ -77,6 +81,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "DEFAULT_PARALLEL",
     "OPTION_KEYS",
+    "RATE_LIMIT_KEYS",
     "AccountConfig",
     "SyncConfig",
     "effective_settings",
@@ -118,8 +123,14 @@ OPTION_KEYS = frozenset(
     }
 )
 """The sync settings, allowed at the top (every account) and in an account's table."""
+RATE_LIMIT_KEYS = frozenset(
+    {"shared_rate_limits", "backmarket_rate_limit_scope", "rate_limit_host"}
+)
+"""How rate budgets are shared (top level only: one credential's budget is one for all)."""
 # ``celery``: the Celery workers' table (sync/celery_settings.py), checked here, used there.
-_TOP_LEVEL_KEYS = frozenset({"state_path", "parallel", "accounts", "celery"}) | OPTION_KEYS
+_TOP_LEVEL_KEYS = (
+    frozenset({"state_path", "parallel", "accounts", "celery"}) | OPTION_KEYS | RATE_LIMIT_KEYS
+)
 
 DEFAULT_PARALLEL = 8
 """Accounts synced at a time unless ``parallel`` says otherwise. Rate limits are per
@@ -162,6 +173,10 @@ class AccountConfig:
     above and the configuration's overlap and lookback, as before)."""
     settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     """The sync settings as written (top-level and the account's), for ``config check``."""
+    rate_limits: RateLimitSettings | None = None
+    """Where the account's clients share their rate budgets with other processes and hosts
+    (the PostgreSQL state, unless ``shared_rate_limits = false``); ``None``: in this process
+    only."""
 
 
 @attrs.frozen(kw_only=True)
@@ -249,6 +264,9 @@ def load_config(
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         problems.append(f"parallel must be a whole number, 1 or more (got {parallel!r})")
         parallel = DEFAULT_PARALLEL
+    rate_limits = _rate_limits(document, environ, state_value, problems)
+    if rate_limits is not None:
+        accounts = [attrs.evolve(a, rate_limits=rate_limits) for a in accounts]
     if len(problems) == 1:
         raise ConfigurationError(f"invalid configuration: {problems[0]}")
     if problems:
@@ -261,6 +279,33 @@ def load_config(
         overlap=first.overlap if first is not None else timedelta(minutes=10),
         initial_lookback=first.initial_lookback if first is not None else timedelta(days=14),
         parallel=parallel,
+    )
+
+
+def _rate_limits(
+    document: Mapping[str, Any], environ: Mapping[str, str], state: object, problems: list[str]
+) -> RateLimitSettings | None:
+    """Shared budgets when the state is PostgreSQL (on unless ``shared_rate_limits`` is off)."""
+    shared: object = environ.get("BACKMARKET_SHIPSTATION_SHARED_RATE_LIMITS")
+    if shared is None:
+        shared = document.get("shared_rate_limits", True)
+    on = _boolean(shared, "shared_rate_limits", problems)
+    scope = environ.get("BACKMARKET_RATE_LIMIT_SCOPE") or document.get(
+        "backmarket_rate_limit_scope", "token"
+    )
+    if scope not in ("token", "host"):
+        problems.append(f'backmarket_rate_limit_scope must be "token" or "host" (got {scope!r})')
+        return None
+    host = environ.get("BACKMARKET_SHIPSTATION_RATE_LIMIT_HOST") or document.get("rate_limit_host")
+    if host is not None and (not isinstance(host, str) or not host.strip()):
+        problems.append(f"rate_limit_host must be a name (text), not {host!r}")
+        return None
+    if not on or not isinstance(state, str) or not is_postgres(state):
+        return None
+    return RateLimitSettings(
+        state_url=state,
+        backmarket_scope="host" if scope == "host" else "token",
+        host=host.strip() if host else None,
     )
 
 

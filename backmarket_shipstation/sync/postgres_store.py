@@ -120,6 +120,14 @@ MIGRATIONS: tuple[str, ...] = (
         counts TEXT NOT NULL, stopped TEXT NOT NULL
     );
     """,
+    # 4: rate budgets shared by every process and host (issue 15): one limiter's state per
+    # row, keyed by a digest of the credential or host (sync/postgres_rate_limits.py).
+    """
+    CREATE TABLE rate_limits (
+        key TEXT NOT NULL PRIMARY KEY, state JSONB NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
 )
 """Migration ``n`` (1-based) takes the schema from version ``n - 1`` to ``n``. Append only."""
 

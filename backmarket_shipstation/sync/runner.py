@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ..backmarket.client import BackMarketClient
 from ..clock import Clock, SystemClock, as_worker, waiting_on_others
+from ..rate_limits import RateLimits, open_rate_limits
 from ..shipstation.client import ShipStationClient
 from .config import DEFAULT_PARALLEL, AccountConfig, SyncConfig
 from .engine import Progress, SyncEngine, SyncOptions
@@ -95,7 +96,8 @@ def backmarket_client(
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
 ) -> BackMarketClient:
-    """A Back Market client with the account's credentials and host."""
+    """A Back Market client with the account's credentials and host, its budgets shared as
+    the configuration says (:attr:`AccountConfig.rate_limits`)."""
     return BackMarketClient(
         token=account.backmarket_token,
         user_agent=account.backmarket_user_agent,
@@ -104,6 +106,7 @@ def backmarket_client(
         base_url=account.backmarket_base_url,
         transport=transport,
         clock=clock,
+        rate_limits=_rate_limits(account),
     )
 
 
@@ -112,13 +115,15 @@ def shipstation_client(
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
 ) -> ShipStationClient:
-    """A ShipStation client with the account's key pair and host."""
+    """A ShipStation client with the account's key pair and host, its budget shared as the
+    configuration says (:attr:`AccountConfig.rate_limits`)."""
     return ShipStationClient(
         api_key=account.shipstation_api_key,
         api_secret=account.shipstation_api_secret,
         base_url=account.shipstation_base_url,
         transport=transport,
         clock=clock,
+        rate_limits=_rate_limits(account),
     )
 
 
@@ -143,6 +148,11 @@ def key_pair_shares(
             share = KeyPairShare(clock=clock, concurrent=concurrent)
             shares.update(dict.fromkeys(names, share))
     return shares
+
+
+def _rate_limits(account: AccountConfig) -> RateLimits | None:
+    # One store connection per process and state, however many accounts and clients.
+    return None if account.rate_limits is None else open_rate_limits(account.rate_limits)
 
 
 def run_sync(

@@ -126,6 +126,7 @@ class SimulatorCore:
     webhook_max_attempts: int
     _lock: threading.RLock
     _windows: dict[str, _Window]
+    _rate_log: dict[int, list[int]]
     _orders: dict[int, _Order]
     _orders_by_key: dict[str, int]
     _held: set[int]
@@ -220,6 +221,8 @@ class SimulatorCore:
         allowed = window.used < self.rate_limit
         if allowed:
             window.used += 1
+        tally = self._rate_log.setdefault(index, [0, 0])
+        tally[0 if allowed else 1] += 1
         reset = max(1, math.ceil((index + 1) * self.rate_window_seconds - now))
         headers = {
             "X-Rate-Limit-Limit": str(self.rate_limit),
@@ -227,6 +230,16 @@ class SimulatorCore:
             "X-Rate-Limit-Reset": str(reset),
         }
         return headers, allowed
+
+    def rate_windows(self) -> list[tuple[float, int, int]]:
+        """Each rate-limit window that saw a request, in order: ``(start, admitted, refused)``
+        (``start`` in seconds of the simulator's monotonic clock). Tests and benchmarks read
+        from it how much of each window's budget clients used, and how many 429s it answered."""
+        with self._lock:
+            return [
+                (index * self.rate_window_seconds, admitted, refused)
+                for index, (admitted, refused) in sorted(self._rate_log.items())
+            ]
 
     def _dispatch(self, req: _Request) -> tuple[int, Any]:
         path_matched = False

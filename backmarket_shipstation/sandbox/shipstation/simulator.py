@@ -163,6 +163,7 @@ class ShipStationSimulator(
 
         self._lock = threading.RLock()
         self._windows = {}
+        self._rate_log = {}
         self._orders = {}
         self._orders_by_key = {}
         self._held = set()
