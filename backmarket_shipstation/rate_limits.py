@@ -185,12 +185,16 @@ def open_rate_limits(settings: RateLimitSettings) -> RateLimits:
     with _OPEN_LOCK:
         found = _OPEN.get(key)
         if found is None:
+            import atexit
+
             from .sync.postgres_rate_limits import PostgresRateLimitStore
 
+            store = PostgresRateLimitStore(settings.state_url)
+            # Kept for the life of the process (the next run of a watch loop uses it again),
+            # closed as the process ends rather than left to the garbage collector.
+            atexit.register(store.close)
             found = RateLimits(
-                PostgresRateLimitStore(settings.state_url),
-                backmarket_scope=settings.backmarket_scope,
-                host=settings.host,
+                store, backmarket_scope=settings.backmarket_scope, host=settings.host
             )
             _OPEN[key] = found
         return found

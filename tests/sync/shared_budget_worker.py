@@ -39,6 +39,8 @@ def main(argv: list[str]) -> int:
                     failed += 1  # 429s beyond the retry policy's attempts: the call is lost
             elapsed = time.perf_counter() - began
         updates = 0 if limits is None else limits.store.updates  # type: ignore[attr-defined]
+        if limits is not None:
+            limits.store.close()  # type: ignore[attr-defined]
         print(
             json.dumps(
                 {
@@ -62,6 +64,8 @@ def main(argv: list[str]) -> int:
             token=token, user_agent="BM-Acme-ShipStation;ops@acme.example", rate_limits=limits
         )
         print(json.dumps({"wait": client._core.limiter.reserve()}))
+        client.close()
+        limits.store.close()  # type: ignore[attr-defined]
         return 0
     raise SystemExit(f"unknown mode {argv[0]!r}")
 
