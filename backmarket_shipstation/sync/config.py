@@ -621,8 +621,11 @@ def _catalog(
         problems.append(f'{key} must be "shipstation" or a file path (got {value!r})')
         return None
     if value.strip().lower() == "shipstation":
-        # One per account: each reads its own ShipStation account's products.
-        return ShipStationCatalog()
+        # One for the configuration: it keeps the products of each key pair apart, and
+        # accounts on one key pair then read them once per cycle between them (sync/shared.py).
+        if "shipstation" not in sources:
+            sources["shipstation"] = ShipStationCatalog()
+        return sources["shipstation"]
     path = (base_dir / value).resolve()
     if str(path) not in sources:
         try:

@@ -134,7 +134,11 @@ class AccountContext:
         (the import loop makes it first, so that a failure stops the loop, not each order)."""
         if self._catalog is _UNREAD:
             source = self.options.catalog
-            self._catalog = source.load(self.ss) if isinstance(source, CatalogSource) else source
+            if isinstance(source, CatalogSource):
+                share = self.share
+                self._catalog = share.catalog(source, self.ss) if share else source.load(self.ss)
+            else:
+                self._catalog = source
         return cast("Catalog | None", self._catalog)
 
     def order_key(self, bm_order_id: int) -> str:

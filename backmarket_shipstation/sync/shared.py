@@ -12,7 +12,8 @@ cost K times one account's calls. One :class:`KeyPairShare` per key pair and cyc
   Internal Notes the notify loop reads;
 - the orders the import lists before it writes (the first run's read, the deleted-copies
   check), routed by the ``advancedOptions.storeId`` every order carries (§2.5);
-- the store check's ``GET /stores``;
+- the store check's ``GET /stores``, and the catalog of a source the accounts share
+  (``catalog = "shipstation"``: the products are the ShipStation account's, not a store's);
 - ``createorders``: orders of accounts importing at the same time go in batches of up to 100
   across accounts; each keeps its own account's ``orderKey`` and ``storeId``.
 
@@ -40,6 +41,7 @@ import attrs
 
 from ..clock import Clock
 from ..errors import BackMarketShipStationError
+from ..mapping import Catalog
 from ..shipstation.client import ShipStationClient
 from ..shipstation.models import (
     PACIFIC,
@@ -51,6 +53,7 @@ from ..shipstation.models import (
     Store,
 )
 from ..shipstation.models import Order as ShipStationOrder
+from .catalog import CatalogSource
 
 __all__ = ["UPSERT_CHUNK", "KeyPairShare", "Outcome", "aligned_outcomes", "waiting_on_others"]
 
@@ -328,6 +331,8 @@ class KeyPairShare:
         self._by_status: dict[str, _Window[ShipStationOrder]] = {}
         self._status_lock = threading.Lock()
         self._combiner = _Combiner(clock, concurrent=concurrent)
+        self._catalogs_lock = threading.Lock()
+        self._catalogs: dict[int, tuple[CatalogSource, Catalog]] = {}
 
     def __repr__(self) -> str:
         return f"KeyPairShare(concurrent={self._combiner._concurrent})"
@@ -336,6 +341,16 @@ class KeyPairShare:
     def upsert_calls(self) -> int:
         """createorders calls made through this share so far."""
         return self._combiner.calls
+
+    def catalog(self, source: CatalogSource, ss: ShipStationClient) -> Catalog:
+        """``source.load(ss)``, once per cycle and source: accounts given the same source
+        (``catalog = "shipstation"`` in one configuration) read the products once."""
+        with _holding(self._catalogs_lock, self._clock):
+            found = self._catalogs.get(id(source))
+            if found is None:
+                found = (source, source.load(ss))  # the source is kept: its id stays its own
+                self._catalogs[id(source)] = found
+            return found[1]
 
     def stores(self, ss: ShipStationClient) -> list[Store]:
         """``GET /stores?showInactive=true``, once per cycle (the store check's list)."""

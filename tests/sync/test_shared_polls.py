@@ -25,10 +25,13 @@ from backmarket_shipstation.sync import (
     AccountConfig,
     KeyPairShare,
     RunReport,
+    ShipStationCatalog,
     SQLiteStore,
     SyncConfig,
+    SyncOptions,
     engines,
     key_pair_shares,
+    load_config,
     pack_and_ship,
     run_sync,
     sandbox_config,
@@ -552,3 +555,41 @@ def test_each_account_gets_only_its_own_stores_records(tmp_path: Path) -> None:
                 store_id
             }
     assert agency.ss_calls()["GET /shipments"] == 2 + 1  # the cycle's two polls, then the share's
+
+
+def test_a_shipstation_catalog_is_read_once_per_cycle_for_the_key_pair(tmp_path: Path) -> None:
+    agency = Agency(tmp_path, 3)
+    source = ShipStationCatalog()  # as a configuration file's catalog = "shipstation" gives
+    options = {
+        name: SyncOptions(catalog=source, order_key_prefix=f"{name}-") for name in agency.sellers
+    }
+    agency.sync(options=options)
+    assert agency.ss_calls()["GET /products"] == 1
+    agency.calls.clear()
+    agency.sync(options=options, share_polls=False)
+    assert agency.ss_calls()["GET /products"] == 3
+    for name in agency.sellers:
+        assert Counter(o["orderKey"] for o in agency.store_orders(name)) == Counter(
+            {f"{name}-{oid}": 1 for oid in agency.importable(name)}
+        )
+
+
+def test_a_configuration_file_gives_its_accounts_one_shipstation_catalog(tmp_path: Path) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text(
+        'catalog = "shipstation"\n'
+        + "".join(
+            f'[[accounts]]\nname = "{name}"\nbackmarket_token = "t{name}"\n'
+            f'backmarket_user_agent = "BM-Acme-Sync;ops@acme.example"\nshipstation_api_key = "k"\n'
+            f'shipstation_api_secret = "s"\nshipstation_store_id = {n}\n'
+            f'order_key_prefix = "{name}-"\n'
+            for n, name in enumerate(("one", "two"), 1)
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    first, second = (a.options for a in config.accounts)
+    assert first is not None
+    assert second is not None
+    assert isinstance(first.catalog, ShipStationCatalog)
+    assert first.catalog is second.catalog
