@@ -8,14 +8,15 @@ of issue 15: ⌈new orders / 100⌉ createorders + the list pages (500 a page) +
 does not grow with K; with ``--compare``, the same day with every account polling its own
 store (``share_polls=False``), as before.
 
-The accounts run one after another (``parallel=1``): each sends its own createorders batches
-(⌈its orders / 100⌉), which is the one line that still grows with K; accounts running at once
-share the batches too.
+By default the accounts run one after another (``--parallel 1``): each sends its own
+createorders batches (⌈its orders / 100⌉), the one line that then grows with K. With
+``--parallel N`` they run N at a time and their partial batches combine across accounts.
 
 Run::
 
     .venv/bin/python benchmarks/shared_polls.py                    # K = 1, 10, 50; 200 orders
     .venv/bin/python benchmarks/shared_polls.py --accounts 10 --orders 200 --compare
+    .venv/bin/python benchmarks/shared_polls.py --accounts 10 50 --parallel 8
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _calls(agency: AgencySandbox, before: dict[str, int]) -> Counter[str]:
     return Counter({k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)})
 
 
-def day(accounts: int, orders: int, *, shared: bool, seed: int) -> dict[str, Any]:
+def day(accounts: int, orders: int, *, shared: bool, seed: int, parallel: int) -> dict[str, Any]:
     clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
     agency = AgencySandbox(
         accounts=accounts, orders_per_account=orders, seed=seed, clock=clock, shared_key_pair=True
@@ -66,6 +67,7 @@ def day(accounts: int, orders: int, *, shared: bool, seed: int) -> dict[str, Any
                     clock=clock,
                     transports=agency.transports,
                     share_polls=shared,
+                    parallel=parallel,
                 )
                 cycles.append(
                     {
@@ -82,6 +84,8 @@ def day(accounts: int, orders: int, *, shared: bool, seed: int) -> dict[str, Any
         "accounts": accounts,
         "orders": orders,
         "shared": shared,
+        "parallel": parallel,
+        "stalls": clock.stalls,
         "cycles": cycles,
         "check": check,
         "wall": time.perf_counter() - wall,
@@ -108,7 +112,10 @@ def bound(cycle: dict[str, Any], in_shipstation: int) -> tuple[int, str]:
 
 def print_day(result: dict[str, Any]) -> None:
     mode = "shared polls" if result["shared"] else "every account polls its store"
-    print(f"\n== K = {result['accounts']} accounts x {result['orders']} orders, {mode} ==")
+    print(
+        f"\n== K = {result['accounts']} accounts x {result['orders']} orders, {mode}, "
+        f"parallel {result['parallel']} =="
+    )
     in_shipstation = result["check"].orders_in_shipstation
     for cycle in result["cycles"]:
         calls: Counter[str] = cycle["calls"]
@@ -128,7 +135,8 @@ def print_day(result: dict[str, Any]) -> None:
     print(
         f"  check: {'ok' if check.ok else 'VIOLATIONS'}; {check.orders_in_shipstation} orders "
         f"in ShipStation, {check.ship_writes} ship writes for {check.to_ship} shipped, "
-        f"{check.rate_limited} x 429; wall {result['wall']:.1f} s"
+        f"{check.rate_limited} x 429; clock stalls {result['stalls']}; "
+        f"wall {result['wall']:.1f} s"
     )
     for problem in check.violations[:5]:
         print("   ", problem)
@@ -139,14 +147,17 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, nargs="*", default=[1, 10, 50])
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parallel", type=int, default=1, help="accounts at a time")
     parser.add_argument(
         "--compare", action="store_true", help="also run every account on its own polls"
     )
     args = parser.parse_args()
     for accounts in args.accounts:
-        print_day(day(accounts, args.orders, shared=True, seed=args.seed))
+        print_day(day(accounts, args.orders, shared=True, seed=args.seed, parallel=args.parallel))
         if args.compare and accounts > 1:
-            print_day(day(accounts, args.orders, shared=False, seed=args.seed))
+            print_day(
+                day(accounts, args.orders, shared=False, seed=args.seed, parallel=args.parallel)
+            )
 
 
 if __name__ == "__main__":

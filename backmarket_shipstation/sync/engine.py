@@ -141,6 +141,8 @@ class SyncEngine:
             account=self.account, started_at=self.clock.now(), dry_run=self.options.dry_run
         )
         self._ctx.share = share
+        if share is not None:
+            share.expect(self.account)
         try:
             with self._holding(report) as held:
                 # The store check is a read: under the lease, as everything else.
@@ -154,6 +156,8 @@ class SyncEngine:
             report.error = AccountError.of(exc)
             report.finished_at = self.clock.now()
         finally:
+            if share is not None:
+                share.finished(self.account)  # skipped or stopped: nothing more to batch
             self._ctx.share = None  # a share is one cycle's: never kept for the next
         return report
 

@@ -21,7 +21,6 @@ one (``recreated``), or names it as a failure when ShipStation refuses it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import nullcontext
 from datetime import datetime
 
 import attrs
@@ -68,9 +67,12 @@ class ImportLoop:
 
     def run(self, report: AccountReport) -> None:
         share = self.ctx.share
-        # The createorders combiner waits for the accounts of its key pair still importing.
-        with share.importing() if share is not None else nullcontext():
+        try:
             self._run(report)
+        finally:
+            if share is not None:
+                # The other accounts' createorders batches stop waiting for this one.
+                share.finished(self.ctx.account)
 
     def _run(self, report: AccountReport) -> None:
         ctx = self.ctx

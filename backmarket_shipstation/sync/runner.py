@@ -235,6 +235,12 @@ def run_engines(
     raised: list[BaseException | None] = [None] * len(running)
     count = min(parallel, len(running))
     registered = threading.Barrier(count + 1)
+    for engine in running[:count]:
+        # The first accounts all start now: createorders batches wait for each of them, even
+        # one whose thread is slow to get going.
+        share = shares.get(engine.account)
+        if share is not None:
+            share.expect(engine.account)
 
     def work() -> None:
         with as_worker(clock):

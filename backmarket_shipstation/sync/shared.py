@@ -33,13 +33,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import attrs
 
-from ..clock import Clock
+from ..clock import Clock, Waiting, waiting_on_others
 from ..errors import BackMarketShipStationError
 from ..mapping import Catalog
 from ..shipstation.client import ShipStationClient
@@ -55,7 +55,7 @@ from ..shipstation.models import (
 from ..shipstation.models import Order as ShipStationOrder
 from .catalog import CatalogSource
 
-__all__ = ["UPSERT_CHUNK", "KeyPairShare", "Outcome", "aligned_outcomes", "waiting_on_others"]
+__all__ = ["UPSERT_CHUNK", "KeyPairShare", "Outcome", "aligned_outcomes"]
 
 UPSERT_CHUNK = 100
 """ShipStation's createorders takes at most 100 orders per call."""
@@ -71,19 +71,6 @@ carried it (a combined batch can fail while another of the same account's orders
 through), or ``None`` when ShipStation gave no result for it."""
 
 T = TypeVar("T")
-
-
-def waiting_on_others(clock: Clock) -> AbstractContextManager[object]:
-    """The clock's "this worker waits for another worker" scope, when it has one.
-
-    A virtual clock that moves only when every worker waits must count a worker blocked on
-    another (at the createorders combiner, or on a poll another account is making) as
-    waiting; other clocks need nothing.
-    """
-    hook = getattr(clock, "waiting_on_others", None)
-    if callable(hook):
-        return cast("AbstractContextManager[object]", hook())
-    return nullcontext()
 
 
 def aligned_outcomes(orders: Sequence[ShipStationOrder], result: BulkUpsertResult) -> list[Outcome]:
@@ -123,9 +110,10 @@ def _for_store(record: Shipment | ShipStationOrder, store_id: int | None) -> boo
 class _Window(Generic[T]):
     """One unfiltered list over the widest window asked for so far in this cycle."""
 
-    def __init__(self, ident: Callable[[T], int | None]) -> None:
+    def __init__(self, ident: Callable[[T], int | None], clock: Clock) -> None:
         self._ident = ident
-        self._lock = threading.Lock()
+        self._clock = clock
+        self._lock = _Lock(clock)
         self.start: datetime | None = None
         self.read = False
         self.as_of: datetime | None = None
@@ -139,7 +127,6 @@ class _Window(Generic[T]):
         self,
         start: datetime | None,
         fetch: Callable[[datetime | None, datetime | None], Iterable[T]],
-        clock: Clock,
     ) -> tuple[list[T], datetime]:
         """The records from ``start`` on (or all, without one) and the instant they are as of.
 
@@ -148,9 +135,9 @@ class _Window(Generic[T]):
         span before what was read. An error propagates and leaves nothing recorded: the next
         asker tries again.
         """
-        with _holding(self._lock, clock):
+        with self._lock.held():
             if not self.read:
-                as_of = clock.now()
+                as_of = self._clock.now()
                 self._add(fetch(start, None))
                 self.start, self.as_of, self.read = start, as_of, True
             elif not self.covers(start):
@@ -158,7 +145,7 @@ class _Window(Generic[T]):
                 self._add(fetch(start, self.start + _SPAN_SLACK))
                 self.start = start
             assert self.as_of is not None
-            return self.records, self.as_of
+            return list(self.records), self.as_of  # a copy: another asker may extend it
 
     def _add(self, records: Iterable[T]) -> None:
         for record in records:
@@ -170,16 +157,35 @@ class _Window(Generic[T]):
             self.records.append(record)
 
 
-@contextmanager
-def _holding(lock: threading.Lock, clock: Clock) -> Iterator[None]:
-    """Hold ``lock``; blocked on another worker's poll, the worker tells the clock so."""
-    if not lock.acquire(blocking=False):
-        with waiting_on_others(clock):
-            lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
+class _Lock:
+    """A lock whose waiters tell the clock they wait on another worker (the holder, making a
+    poll), and are woken on the clock before they are signalled (see ``clock.Waiting``)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._held = False
+        self._waiters: set[Waiting] = set()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._cond:
+            while self._held:
+                with waiting_on_others(self._clock) as waiting:
+                    self._waiters.add(waiting)
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._waiters.discard(waiting)
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                for waiting in self._waiters:
+                    waiting.wake()
+                self._cond.notify_all()
 
 
 @attrs.define(eq=False)
@@ -203,8 +209,9 @@ class _Combiner:
     """createorders batches of up to 100 orders across the accounts importing at once.
 
     A full batch of one account goes at once. Smaller ones wait here until 100 orders are
-    gathered or every account of the key pair still importing is waiting here (none will
-    add more before it gets its answers); then the waiter that sees it sends the batch, with
+    gathered or every account of the key pair that runs and has not finished its import is
+    waiting here (none will add more before it gets its answers; :meth:`expect`,
+    :meth:`finished`); then the waiter that sees it sends the batch, with
     its own client, and the outcomes go back order by order. Not concurrent (accounts run
     one after another): every call goes at once, nothing ever waits.
     """
@@ -213,22 +220,30 @@ class _Combiner:
         self._clock = clock
         self._concurrent = concurrent
         self._cond = threading.Condition()
-        self._importing = 0
+        self._expected: set[str] = set()
+        """Accounts running now that have not finished their import: they may still come."""
         self._waiting = 0
         self._queue: deque[_Entry] = deque()
+        self._sleepers: set[Waiting] = set()
         self.calls = 0
         """createorders calls sent through the combiner (for the benchmark's figures)."""
 
-    @contextmanager
-    def importing(self) -> Iterator[None]:
+    def _wake_all(self) -> None:
+        """Under the lock: every waiter runs again (on the clock first, then signalled), to
+        look whether its orders are answered or a batch is due."""
+        for waiting in self._sleepers:
+            waiting.wake()
+        self._cond.notify_all()
+
+    def expect(self, account: str) -> None:
         with self._cond:
-            self._importing += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._importing -= 1
-                self._cond.notify_all()  # the waiters may be all that is left
+            self._expected.add(account)
+
+    def finished(self, account: str) -> None:
+        with self._cond:
+            if account in self._expected:
+                self._expected.discard(account)
+                self._wake_all()  # the waiters may be all that is left
 
     def upsert(self, ss: ShipStationClient, orders: Sequence[ShipStationOrder]) -> list[Outcome]:
         orders = list(orders)
@@ -251,15 +266,20 @@ class _Combiner:
                             self._send(ss, batch)
                         finally:
                             self._cond.acquire()
-                            self._cond.notify_all()
+                            self._wake_all()
                         continue
-                    with waiting_on_others(self._clock):
-                        self._cond.wait()
+                    # Waiting for the other accounts' orders or answers, not for time.
+                    with waiting_on_others(self._clock) as waiting:
+                        self._sleepers.add(waiting)
+                        try:
+                            self._cond.wait()
+                        finally:
+                            self._sleepers.discard(waiting)
             finally:
                 self._waiting -= 1
                 if not entry.done and entry in self._queue:
                     self._queue.remove(entry)  # the submitter is going down: nothing left to send
-                self._cond.notify_all()
+                self._wake_all()
         if entry.crashed is not None:
             raise entry.crashed
         first = entry.outcomes[0]
@@ -272,7 +292,7 @@ class _Combiner:
     def _take(self) -> list[tuple[_Entry, int]]:
         """The next batch, when one is due (called with the lock held)."""
         queued = sum(len(e.orders) - e.taken for e in self._queue)
-        if not queued or (queued < UPSERT_CHUNK and self._waiting < self._importing):
+        if not queued or (queued < UPSERT_CHUNK and self._waiting < len(self._expected)):
             return []
         batch: list[tuple[_Entry, int]] = []
         keys: set[str] = set()
@@ -321,17 +341,17 @@ class KeyPairShare:
 
     def __init__(self, *, clock: Clock, concurrent: bool = False) -> None:
         self._clock = clock
-        self._stores_lock = threading.Lock()
+        self._stores_lock = _Lock(clock)
         self._stores: list[Store] | None = None
-        self._shipments: _Window[Shipment] = _Window(lambda s: s.shipment_id)
-        self._voided: _Window[Shipment] = _Window(lambda s: s.shipment_id)
-        self._fulfillments: _Window[Fulfillment] = _Window(lambda f: f.fulfillment_id)
-        self._shipped: _Window[ShipStationOrder] = _Window(lambda o: o.order_id)
-        self._modified: _Window[ShipStationOrder] = _Window(lambda o: o.order_id)
+        self._shipments: _Window[Shipment] = _Window(lambda s: s.shipment_id, clock)
+        self._voided: _Window[Shipment] = _Window(lambda s: s.shipment_id, clock)
+        self._fulfillments: _Window[Fulfillment] = _Window(lambda f: f.fulfillment_id, clock)
+        self._shipped: _Window[ShipStationOrder] = _Window(lambda o: o.order_id, clock)
+        self._modified: _Window[ShipStationOrder] = _Window(lambda o: o.order_id, clock)
         self._by_status: dict[str, _Window[ShipStationOrder]] = {}
         self._status_lock = threading.Lock()
         self._combiner = _Combiner(clock, concurrent=concurrent)
-        self._catalogs_lock = threading.Lock()
+        self._catalogs_lock = _Lock(clock)
         self._catalogs: dict[int, tuple[CatalogSource, Catalog]] = {}
 
     def __repr__(self) -> str:
@@ -345,7 +365,7 @@ class KeyPairShare:
     def catalog(self, source: CatalogSource, ss: ShipStationClient) -> Catalog:
         """``source.load(ss)``, once per cycle and source: accounts given the same source
         (``catalog = "shipstation"`` in one configuration) read the products once."""
-        with _holding(self._catalogs_lock, self._clock):
+        with self._catalogs_lock.held():
             found = self._catalogs.get(id(source))
             if found is None:
                 found = (source, source.load(ss))  # the source is kept: its id stays its own
@@ -354,7 +374,7 @@ class KeyPairShare:
 
     def stores(self, ss: ShipStationClient) -> list[Store]:
         """``GET /stores?showInactive=true``, once per cycle (the store check's list)."""
-        with _holding(self._stores_lock, self._clock):
+        with self._stores_lock.held():
             if self._stores is None:
                 self._stores = ss.stores.list(show_inactive=True)
             return self._stores
@@ -368,7 +388,6 @@ class KeyPairShare:
             lambda since, end: ss.shipments.list(
                 create_date_start=since, create_date_end=end, page_size=LIST_PAGE
             ),
-            self._clock,
         )
         return [
             s for s in records if _for_store(s, store_id) and _at_or_after(s.create_date, start)
@@ -383,7 +402,6 @@ class KeyPairShare:
             lambda since, end: ss.shipments.list(
                 void_date_start=since, void_date_end=end, page_size=LIST_PAGE
             ),
-            self._clock,
         )
         return [
             s for s in records if _for_store(s, store_id) and _at_or_after(s.void_date, start)
@@ -399,7 +417,6 @@ class KeyPairShare:
             lambda since, end: ss.fulfillments.list(
                 create_date_start=since, create_date_end=end, page_size=LIST_PAGE
             ),
-            self._clock,
         )
         return [f for f in records if _at_or_after(f.create_date, start)], as_of
 
@@ -433,7 +450,6 @@ class KeyPairShare:
                 modify_date_end=end,
                 page_size=LIST_PAGE,
             ),
-            self._clock,
         )
         return [o for o in records if _for_store(o, store_id)]
 
@@ -446,7 +462,6 @@ class KeyPairShare:
             lambda since, end: ss.orders.list(
                 modify_date_start=since, modify_date_end=end, page_size=LIST_PAGE
             ),
-            self._clock,
         )
         return [
             o for o in records if _for_store(o, store_id) and _at_or_after(o.modify_date, start)
@@ -457,17 +472,24 @@ class KeyPairShare:
     ) -> list[ShipStationOrder]:
         """The store's orders in ``status`` now (the deleted-copies check)."""
         with self._status_lock:
-            window = self._by_status.setdefault(status, _Window(lambda o: o.order_id))
+            window = self._by_status.setdefault(status, _Window(lambda o: o.order_id, self._clock))
         records, _ = window.get(
-            None,
-            lambda _since, _end: ss.orders.list(order_status=status, page_size=LIST_PAGE),
-            self._clock,
+            None, lambda _since, _end: ss.orders.list(order_status=status, page_size=LIST_PAGE)
         )
         return [o for o in records if _for_store(o, store_id)]
 
-    def importing(self) -> AbstractContextManager[None]:
-        """The scope of one account's import loop: the combiner waits for it while it runs."""
-        return self._combiner.importing()
+    def expect(self, account: str) -> None:
+        """``account`` runs now and will import: partial createorders batches wait for it.
+
+        The runner calls it for the accounts it starts at once before their threads start
+        (so that none is missed by a batch sent before its thread got going), and each
+        account's run calls it again as it begins (idempotent)."""
+        self._combiner.expect(account)
+
+    def finished(self, account: str) -> None:
+        """``account`` will send no more orders this cycle (its import is over, it was
+        skipped, or its run stopped): the batches no longer wait for it (idempotent)."""
+        self._combiner.finished(account)
 
     def upsert(self, ss: ShipStationClient, orders: Sequence[ShipStationOrder]) -> list[Outcome]:
         """createorders for these orders, in batches across accounts (see :class:`_Combiner`);
