@@ -376,6 +376,9 @@ class AgencySandbox:
     def _chosen(self, account: str | None) -> list[AgencySeller]:
         return self.sellers if account is None else [self.seller(account)]
 
+    def _key_pairs_of(self, account: str | None) -> list[AgencyKeyPair]:
+        return list({s.key_pair.name: s.key_pair for s in self._chosen(account)}.values())
+
     # --- running the sync in process ---------------------------------------------------
 
     def config(self, state_path: str = ":memory:", **settings: Any) -> SyncConfig:
@@ -464,7 +467,13 @@ class AgencySandbox:
         identifiers. Returns what each seller's packer did, by seller name."""
         from ..sync.sandbox_run import pack
 
-        return {s.name: pack(s, forget_every=forget_every) for s in self._chosen(account)}
+        # One listing per ShipStation account: each packer changes only its own store's
+        # orders, so the others' are still as listed.
+        listed = {kp.name: kp.shipstation.orders() for kp in self._key_pairs_of(account)}
+        return {
+            s.name: pack(s, forget_every=forget_every, listed=listed[s.key_pair.name])
+            for s in self._chosen(account)
+        }
 
     def type_missing_identifiers(self, account: str | None = None) -> int:
         """The packers catch up on the identifiers they forgot; returns orders fixed."""
@@ -496,9 +505,11 @@ class AgencySandbox:
         in_stores = 0
         to_ship = 0
         writes = 0
-        key_pairs = list({s.key_pair.name: s.key_pair for s in chosen}.values())
+        key_pairs = self._key_pairs_of(account)
+        every = {kp.name: kp.shipstation.orders(include_deleted=True) for kp in key_pairs}
+        active = {kp.name: kp.shipstation.orders() for kp in key_pairs}
         for key_pair in key_pairs:
-            for order in key_pair.shipstation.orders(include_deleted=True):
+            for order in every[key_pair.name]:
                 key = str(order.get("orderKey") or "")
                 owner = next((s for p, s in prefixes if key.startswith(p)), None)
                 store = (order.get("advancedOptions") or {}).get("storeId")
@@ -508,7 +519,9 @@ class AgencySandbox:
                         f"not {owner.shipstation_store_id}"
                     )
         for seller in chosen:
-            found = self._check_seller(seller)
+            found = self._check_seller(
+                seller, every[seller.key_pair.name], active[seller.key_pair.name]
+            )
             problems.extend(found.problems)
             in_stores += found.in_store
             to_ship += found.to_ship
@@ -527,12 +540,17 @@ class AgencySandbox:
             violations=tuple(problems),
         )
 
-    def _check_seller(self, seller: AgencySeller) -> _SellerFindings:
+    def _check_seller(
+        self,
+        seller: AgencySeller,
+        every: list[dict[str, Any]],
+        active: list[dict[str, Any]],
+    ) -> _SellerFindings:
         problems: list[str] = []
         name = seller.name
         mine = [
             o
-            for o in seller.shipstation.orders(include_deleted=True)
+            for o in every
             if (o.get("advancedOptions") or {}).get("storeId") == seller.shipstation_store_id
         ]
         keys = Counter(str(o.get("orderKey")) for o in mine)
@@ -543,7 +561,7 @@ class AgencySandbox:
                 problems.append(f"{name}: order {key} of another account is in its store")
         by_key = {
             str(o.get("orderKey")): o
-            for o in seller.shipstation.orders()
+            for o in active
             if (o.get("advancedOptions") or {}).get("storeId") == seller.shipstation_store_id
         }
         writes = Counter(w.order_id for w in seller.ship_writes)

@@ -18,7 +18,7 @@ are honoured without waiting for real.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -136,13 +136,22 @@ def pack_and_ship(sandbox: PackingWorld, *, forget_every: int = 0) -> tuple[int,
     return packed.shipped, packed.left_without_identifiers
 
 
-def pack(sandbox: PackingWorld, *, forget_every: int = 0) -> Packed:
-    """:func:`pack_and_ship`, telling labels bought and BackShip orders marked shipped apart."""
+def pack(
+    sandbox: PackingWorld,
+    *,
+    forget_every: int = 0,
+    listed: Iterable[dict[str, Any]] | None = None,
+) -> Packed:
+    """:func:`pack_and_ship`, telling labels bought and BackShip orders marked shipped apart.
+
+    ``listed``: the ShipStation orders to look through (default: every order of the
+    simulator, listed now), for a caller that lists a simulator of many stores once for all.
+    """
     simulator = sandbox.shipstation
     bought = marked = forgotten = 0
     open_orders = [
         order
-        for order in simulator.orders()
+        for order in (simulator.orders() if listed is None else listed)
         if order.get("orderStatus") == "awaiting_shipment"
         and (order.get("advancedOptions") or {}).get("storeId") == sandbox.shipstation_store_id
     ]
