@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,17 @@ class Tap(httpx.BaseTransport):
         return response
 
 
+_OPEN_STORES: list[SQLiteStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Each test's state is closed after it (Python 3.13 warns of an unclosed database)."""
+    yield
+    while _OPEN_STORES:
+        _OPEN_STORES.pop().close()
+
+
 class Agency:
     """K sellers, one ShipStation account with a store each, one key pair, one clock."""
 
@@ -132,6 +143,7 @@ class Agency:
             accounts=tuple(accounts), state_path=str(tmp_path / "state.sqlite3")
         )
         self.store = SQLiteStore(self.config.state_path)
+        _OPEN_STORES.append(self.store)
         self.calls: list[Call] = []
         self.before_bm: dict[str, Callable[[Call], None]] = {}
         """Called before each Back Market request of a seller (to act between two accounts)."""
