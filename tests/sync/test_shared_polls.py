@@ -8,6 +8,7 @@ ShipStation calls are counted at the transport, by endpoint.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -605,3 +606,54 @@ def test_a_configuration_file_gives_its_accounts_one_shipstation_catalog(tmp_pat
     assert second is not None
     assert isinstance(first.catalog, ShipStationCatalog)
     assert first.catalog is second.catalog
+
+
+def test_accounts_of_one_key_pair_split_over_two_processes_lose_nothing(tmp_path: Path) -> None:
+    # Two processes (here: two threads, each its own run_sync with its own state connection)
+    # hold half the accounts each: each half shares its own polls, nothing is shared between
+    # them, and every order is still imported and reported once.
+    agency = Agency(tmp_path, 4)
+    halves = [agency.config.accounts[:2], agency.config.accounts[2:]]
+
+    def process(accounts: tuple[AccountConfig, ...], results: list[RunReport]) -> None:
+        with SQLiteStore(agency.config.state_path) as store:
+            results.append(
+                run_sync(
+                    attrs.evolve(agency.config, accounts=accounts),
+                    store=store,
+                    clock=agency.clock,
+                    transports=agency.transports,
+                    lease_clock=agency.lease_clock,
+                    parallel=2,
+                )
+            )
+
+    def cycle() -> list[RunReport]:
+        results: list[RunReport] = []
+        threads = [threading.Thread(target=process, args=(half, results)) for half in halves]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        assert len(results) == 2
+        return results
+
+    imported = cycle()
+    for seller in agency.sellers.values():
+        pack_and_ship(seller)
+    agency.clock.advance(300)
+    notified = cycle()
+    by_name = {a.account: a for r in imported for a in r.accounts}
+    reported = {a.account: a for r in notified for a in r.accounts}
+    assert agency.ss_calls()["GET /stores"] == 2 * 2  # one per process and cycle
+    for name in agency.sellers:
+        assert by_name[name].imported == len(agency.importable(name))
+        assert reported[name].notified == len(agency.importable(name))
+        assert Counter(o["orderKey"] for o in agency.store_orders(name)) == Counter(
+            {f"{name}-{oid}": 1 for oid in agency.importable(name)}
+        )
+        assert set(agency.shipped_on_backmarket(name)) == {
+            str(oid) for oid in agency.importable(name)
+        }
+        assert all(n == 1 for n in agency.ship_posts(name).values())
