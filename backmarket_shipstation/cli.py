@@ -298,8 +298,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    serve.add_argument("--orders", type=_count, default=50, help="orders (default 50)")
+    serve.add_argument(
+        "--orders", type=_count, default=50, help="orders (of each account; default 50)"
+    )
     serve.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    serve.add_argument(
+        "--accounts",
+        type=_count,
+        default=None,
+        metavar="K",
+        help="an agency: K sellers, their stores on one ShipStation key pair",
+    )
+    serve.add_argument(
+        "--key-pair-each",
+        action="store_true",
+        help="with --accounts: a ShipStation account and key pair per seller",
+    )
+    serve.add_argument(
+        "--write-config",
+        metavar="FILE",
+        help="with --accounts: write the TOML configuration of every account to FILE",
+    )
+    serve.add_argument(
+        "--state",
+        metavar="STATE",
+        help="with --write-config: the file's state_path (default backmarket-shipstation.sqlite3)",
+    )
     serve.set_defaults(run=_cmd_sandbox_serve)
 
     status = commands.add_parser(
@@ -728,8 +752,30 @@ def _listening(host: str, port: int) -> Iterator[None]:
 
 
 def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    if args.accounts is None:
+        if args.key_pair_each or args.write_config or args.state:
+            raise ConfigurationError(
+                "--key-pair-each, --write-config and --state go with --accounts K"
+            )
+        with _listening(args.host, args.port):
+            serve_forever(args.port, args.host, seed=args.seed, orders=args.orders, out=sys.stdout)
+        return EXIT_OK
+    from .sandbox.agency import serve_agency_forever
+
+    if args.accounts < 1:
+        raise ConfigurationError("--accounts: an agency has at least one account")
     with _listening(args.host, args.port):
-        serve_forever(args.port, args.host, seed=args.seed, orders=args.orders, out=sys.stdout)
+        serve_agency_forever(
+            args.port,
+            args.host,
+            accounts=args.accounts,
+            orders_per_account=args.orders,
+            seed=args.seed,
+            shared_key_pair=not args.key_pair_each,
+            config_path=args.write_config,
+            state=args.state or "backmarket-shipstation.sqlite3",
+            out=sys.stdout,
+        )
     return EXIT_OK
 
 

@@ -29,13 +29,15 @@ import base64
 import json
 import random
 import re
+import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import httpx
@@ -60,6 +62,8 @@ __all__ = [
     "AgencySeller",
     "ServedAgency",
     "ShipWrite",
+    "describe_agency",
+    "serve_agency_forever",
 ]
 
 _EU_URL = "https://www.backmarket.fr"
@@ -671,7 +675,8 @@ class ServedAgency:
         for key_pair in agency.key_pairs:
             self._previous.append((key_pair.shipstation, key_pair.shipstation.base_url))
             key_pair.shipstation.base_url = self.shipstation_urls[key_pair.name]
-        self._stopped = False
+        self.stopped = threading.Event()
+        """Set once :meth:`stop` was called."""
         self.server.start()
 
     @property
@@ -719,9 +724,9 @@ class ServedAgency:
 
     def stop(self) -> None:
         """Stop the server; restore the simulators' in-process base URLs."""
-        if self._stopped:
+        if self.stopped.is_set():
             return
-        self._stopped = True
+        self.stopped.set()
         self.server.stop()
         for simulator, url in self._previous:
             simulator.base_url = url
@@ -750,3 +755,70 @@ def _toml(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     raise TypeError(f"only text, numbers and booleans go in the file, not {value!r}")
+
+
+def describe_agency(served: ServedAgency, config_path: Path | None = None) -> str:
+    """What a person needs to point workers or ``sync --config`` at a served agency."""
+    agency = served.agency
+    shared = "one ShipStation key pair" if agency.shared_key_pair else "a key pair each"
+    lines = [
+        f"backmarket-shipstation agency sandbox: {len(agency.sellers)} sellers, {shared}"
+        " (simulated APIs, fake credentials)",
+        "",
+        f"{'seller':<10} {'region':<6} {'store id':>8}  Back Market base URL",
+    ]
+    lines += [
+        f"{s.name:<10} {s.region:<6} {s.shipstation_store_id:>8}  {served.backmarket_urls[s.name]}"
+        for s in agency.sellers
+    ]
+    lines += ["", "ShipStation base URLs:"]
+    lines += [f"  {name:<10} {url}" for name, url in served.shipstation_urls.items()]
+    if config_path is not None:
+        lines += [
+            "",
+            f"Configuration file (every account, fake credentials in clear): {config_path}",
+            f"  backmarket-shipstation sync --config {config_path}",
+            f"  backmarket-shipstation status --config {config_path}",
+        ]
+    return "\n".join(lines)
+
+
+def serve_agency_forever(
+    port: int = 8765,
+    host: str = "127.0.0.1",
+    *,
+    accounts: int = 3,
+    orders_per_account: int = 50,
+    seed: int = 0,
+    shared_key_pair: bool = True,
+    config_path: str | Path | None = None,
+    state: str = "backmarket-shipstation.sqlite3",
+    out: TextIO | None = None,
+    ready: Callable[[ServedAgency], None] | None = None,
+) -> None:
+    """Serve a real-time agency sandbox until interrupted (Ctrl-C), printing each seller's
+    URLs; with ``config_path``, write the TOML file of every account there first.
+
+    The CLI's ``backmarket-shipstation sandbox serve --accounts K`` calls this. ``ready``
+    (tests, embedding) receives the running server; calling its ``stop()`` ends the call.
+    """
+    stream = out or sys.stdout
+    agency = AgencySandbox(
+        accounts=accounts,
+        orders_per_account=orders_per_account,
+        seed=seed,
+        clock=SystemClock(),
+        shared_key_pair=shared_key_pair,
+    )
+    served = agency.serve(host, port)
+    try:
+        written = None if config_path is None else served.write_config(config_path, state=state)
+        print(describe_agency(served, written), file=stream, flush=True)
+        print("\nServing; press Ctrl-C to stop.", file=stream, flush=True)
+        if ready is not None:
+            ready(served)
+        with suppress(KeyboardInterrupt):
+            while not served.stopped.wait(0.5):
+                pass
+    finally:
+        served.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -222,3 +223,47 @@ def test_another_process_syncs_the_served_world_with_the_cli(tmp_path: Path) -> 
     imported = {a["account"]: a["imported"] for a in report["accounts"]}
     assert imported == {s.name: len(_importable(s)) for s in agency.sellers}
     assert agency.check().ok, agency.check().to_text()
+
+
+def test_sandbox_serve_accounts_serves_an_agency_that_sync_and_status_use(tmp_path: Path) -> None:
+    config = tmp_path / "agency.toml"
+    state = tmp_path / "agency.sqlite3"
+    cli = [sys.executable, "-m", "backmarket_shipstation.cli"]
+    with subprocess.Popen(
+        [*cli, "sandbox", "serve", "--accounts", "3", "--orders", "12", "--port", "0",
+         "--write-config", str(config), "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:  # fmt: skip
+        try:
+            assert server.stdout is not None
+            printed = []
+            for line in server.stdout:
+                printed.append(line)
+                if line.startswith("Serving"):
+                    break
+            text = "".join(printed)
+            assert "3 sellers, one ShipStation key pair" in text
+            assert "seller-03  us" in text
+            synced = subprocess.run(
+                [*cli, "sync", "--config", str(config), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert synced.returncode == 0, synced.stderr
+            accounts = json.loads(synced.stdout)["accounts"]
+            assert [a["account"] for a in accounts] == ["seller-01", "seller-02", "seller-03"]
+            assert all(a["imported"] > 0 and a["failed"] == 0 for a in accounts)
+            status = subprocess.run(
+                [*cli, "status", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert "3 accounts, last runs: 3 ok" in status.stdout, status.stdout + status.stderr
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+    assert server.returncode == 0
