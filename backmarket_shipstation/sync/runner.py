@@ -84,7 +84,9 @@ def engines(
                     store_id=account.shipstation_store_id,
                     options=_options_for(account, options, config),
                     clock=clock,
-                    progress=progress,
+                    progress=_named(progress, account.name)
+                    if progress is not None and len(config.accounts) > 1
+                    else progress,
                     lease_clock=lease_clock,
                 )
             )
@@ -278,6 +280,16 @@ def run_engines(
         if exc is not None:
             raise exc
     return [report for report in reports if report is not None]
+
+
+def _named(progress: Progress, account: str) -> Progress:
+    """``progress`` with the account in the stage (``[eu] import``): with several accounts,
+    possibly at once, a count alone does not say whose it is."""
+
+    def call(stage: str, count: int) -> None:
+        progress(f"[{account}] {stage}", count)
+
+    return call
 
 
 def _serialized(progress: Progress) -> Progress:

@@ -9,6 +9,7 @@ would in real time, so durations are measured on the schedule, not summed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -197,6 +198,34 @@ def test_an_unexpected_error_in_one_account_is_raised_after_the_others_finish(
         agency.sync(parallel=3)
     for name in ("first", "last"):
         assert agency.sandboxes[name].shipstation.orders(), f"{name} was synced all the same"
+
+
+def test_progress_of_accounts_at_once_names_each_account(tmp_path: Path) -> None:
+    agency = Agency(tmp_path / "state.sqlite3", {"eu": _slow(1), "us": _slow(1)})
+    seen: list[tuple[str, int]] = []
+    active = 0
+    overlapping = False
+    lock = threading.Lock()
+
+    def progress(stage: str, count: int) -> None:
+        nonlocal active, overlapping
+        with lock:
+            active += 1
+            overlapping = overlapping or active > 1
+        seen.append((stage, count))
+        with lock:
+            active -= 1
+
+    run_sync(
+        agency.config,
+        clock=agency.clock,
+        transports=agency.transports,
+        parallel=2,
+        progress=progress,
+    )
+    stages = {stage for stage, _ in seen}
+    assert {"[eu] import", "[us] import"} <= stages, stages
+    assert not overlapping, "a progress line is drawn by one thread at a time"
 
 
 def test_parallel_must_be_at_least_one(tmp_path: Path) -> None:
