@@ -41,11 +41,28 @@ def _account(account: AccountConfig) -> dict[str, Any]:
     return described
 
 
+def _rate_limits(config: SyncConfig) -> dict[str, Any]:
+    """How the run shares its rate budgets (every account alike: the settings are top-level)."""
+    settings = next((a.rate_limits for a in config.accounts if a.rate_limits is not None), None)
+    if settings is None:
+        return {"shared_rate_limits": False}
+    described: dict[str, Any] = {
+        "shared_rate_limits": True,
+        "backmarket_rate_limit_scope": settings.backmarket_scope,
+    }
+    if settings.backmarket_scope == "host":
+        import socket
+
+        described["rate_limit_host"] = settings.host or socket.gethostname()
+    return described
+
+
 def describe_config(config: SyncConfig) -> dict[str, Any]:
     """The effective configuration as plain data, secrets masked."""
     return {
         "state_path": describe_state(config.state_path),
         "parallel": config.parallel,
+        **_rate_limits(config),
         "accounts": [_account(a) for a in config.accounts],
     }
 
@@ -79,6 +96,9 @@ def check_config(config: SyncConfig, *, as_json: bool, out: TextIO) -> None:
     print("# the configuration as it applies (defaults filled in, secrets masked)", file=out)
     print(f"state_path = {_toml_value(described['state_path'])}", file=out)
     print(f"parallel = {described['parallel']}", file=out)
+    for key in ("shared_rate_limits", "backmarket_rate_limit_scope", "rate_limit_host"):
+        if key in described:
+            print(f"{key} = {_toml_value(described[key])}", file=out)
     for account in described["accounts"]:
         print("\n[[accounts]]", file=out)
         for key, value in account.items():

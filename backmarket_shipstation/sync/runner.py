@@ -108,7 +108,7 @@ def backmarket_client(
         base_url=account.backmarket_base_url,
         transport=transport,
         clock=clock,
-        rate_limits=_rate_limits(account),
+        rate_limits=_rate_limits(account, clock),
     )
 
 
@@ -125,7 +125,7 @@ def shipstation_client(
         base_url=account.shipstation_base_url,
         transport=transport,
         clock=clock,
-        rate_limits=_rate_limits(account),
+        rate_limits=_rate_limits(account, clock),
     )
 
 
@@ -152,9 +152,18 @@ def key_pair_shares(
     return shares
 
 
-def _rate_limits(account: AccountConfig) -> RateLimits | None:
+def _rate_limits(account: AccountConfig, clock: Clock | None) -> RateLimits | None:
+    """The store that shares the account's budgets, or ``None`` (in this process only).
+
+    Only on real time: the store's timeline is the epoch of every process's clock, and a
+    :class:`~backmarket_shipstation.clock.VirtualClock`'s time is its own (another process's
+    virtual clock would read the records as past or future). Clients on one virtual clock in
+    one process still share their limiters, as they always did.
+    """
+    if account.rate_limits is None or not isinstance(clock, (SystemClock, type(None))):
+        return None
     # One store connection per process and state, however many accounts and clients.
-    return None if account.rate_limits is None else open_rate_limits(account.rate_limits)
+    return open_rate_limits(account.rate_limits)
 
 
 def run_sync(

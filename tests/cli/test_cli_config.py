@@ -68,3 +68,38 @@ def test_config_check_lists_every_mistake_and_exits_2(
     assert "unknown setting 'state_pth'" in err
     assert "carrier_map.carriers.ups: 'UPS Worldwide' is not a shipper Back Market lists" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("top", "expected", "absent"),
+    [
+        ('state_path = "state.sqlite3"\n', ["shared_rate_limits = false"], "scope"),
+        (
+            'state_path = "postgresql://sync@db.internal/bm"\n',
+            ["shared_rate_limits = true", 'backmarket_rate_limit_scope = "token"'],
+            "rate_limit_host",
+        ),
+        (
+            'state_path = "postgresql://sync@db.internal/bm"\n'
+            'backmarket_rate_limit_scope = "host"\nrate_limit_host = "nat-eu-1"\n',
+            ['backmarket_rate_limit_scope = "host"', 'rate_limit_host = "nat-eu-1"'],
+            "shared_rate_limits = false",
+        ),
+    ],
+)
+def test_config_check_says_how_rate_budgets_are_shared(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    top: str,
+    expected: list[str],
+    absent: str,
+) -> None:
+    monkeypatch.setenv("BM_EU", TOKEN)
+    path = tmp_path / "sync.toml"
+    path.write_text(top + CONFIG, encoding="utf-8")
+    assert cli.main(["config", "check", "--config", str(path)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    for line in expected:
+        assert line in out.splitlines()
+    assert absent not in out

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from backmarket_shipstation._http import HeaderDrivenLimiter, SharedState, SlidingWindowLimiter
-from backmarket_shipstation.clock import SystemClock
+from backmarket_shipstation.clock import SystemClock, VirtualClock
 from backmarket_shipstation.errors import StateStoreUnavailableError
 from backmarket_shipstation.rate_limits import RateLimits
 from backmarket_shipstation.sandbox import Sandbox
@@ -273,3 +273,6 @@ def test_sync_clients_of_a_postgresql_configuration_share_their_budgets(
     opted_out = load_config(env={**env, "BACKMARKET_SHIPSTATION_SHARED_RATE_LIMITS": "0"})
     with shipstation_client(opted_out.accounts[0], sandbox.shipstation_transport()) as alone:
         assert alone._core.limiter.shared is None
+    # A virtual clock's time is its own: its clients share in the process only.
+    with shipstation_client(account, sandbox.shipstation_transport(), VirtualClock()) as virtual:
+        assert virtual._core.limiter.shared is None
