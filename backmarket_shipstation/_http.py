@@ -597,8 +597,9 @@ class Limiter:
         """Book a slot for one request; the seconds to wait before sending it."""
         raise NotImplementedError
 
-    def observe(self, status: int, headers: httpx.Headers) -> None:
-        """Learn from an answer (rate-limit headers, a 429)."""
+    def observe(self, status: int, headers: httpx.Headers, sent: float | None = None) -> None:
+        """Learn from an answer (rate-limit headers, a 429); ``sent`` is when its request
+        went out (``clock.monotonic()``), to tell an answer about an earlier window."""
 
     def penalize(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (after a 429)."""
@@ -674,7 +675,7 @@ class SlidingWindowLimiter(Limiter):
         limit, window = self.limit, self.window
         return self._cell.run(lambda log, now: log.reserve(now, limit, window))
 
-    def observe(self, status: int, headers: httpx.Headers) -> None:
+    def observe(self, status: int, headers: httpx.Headers, sent: float | None = None) -> None:
         if status == 429:
             asked = server_wait(headers, None)
             self.penalize(asked if asked is not None else self.window)
@@ -926,12 +927,23 @@ class _FixedWindow:
         return max(0.0, self.start - now)
 
     def observe(
-        self, now: float, status: int, remaining: int, reset: float, limit: int | None
+        self,
+        now: float,
+        status: int,
+        remaining: int,
+        reset: float,
+        limit: int | None,
+        sent: float | None = None,
     ) -> None:
         if limit is not None and limit > 0:
             self.limit = limit
         if self.start > now and status != 429:
             # Requests are queued for a later window; this answer speaks of an older one.
+            return
+        if sent is not None and sent < self.start - 0.001:
+            # Sent before the window being filled began (an answer that came back late, from
+            # another thread or process): what it says of its window is not this one's. (A
+            # millisecond of slack for the instants' trip between clocks and timelines.)
             return
         server_end = now + max(0.0, reset)
         if self.end is None or server_end > self.end + 1.0:
@@ -1023,7 +1035,7 @@ class HeaderDrivenLimiter(Limiter):
         window = self.window
         return self._cell.run(lambda state, now: state.reserve(now, window))
 
-    def observe(self, status: int, headers: httpx.Headers) -> None:
+    def observe(self, status: int, headers: httpx.Headers, sent: float | None = None) -> None:
         remaining = _header_int(headers, "x-rate-limit-remaining")
         reset = _header_float(headers, "x-rate-limit-reset")
         if remaining is None or reset is None:
@@ -1031,7 +1043,13 @@ class HeaderDrivenLimiter(Limiter):
                 self.penalize(self.window)
             return
         limit = _header_int(headers, "x-rate-limit-limit")
-        self._cell.run(lambda state, now: state.observe(now, status, remaining, reset, limit))
+        # ``sent`` crosses into the cell's timeline as an offset from now (see Budget).
+        ago = None if sent is None else self.clock.monotonic() - sent
+        self._cell.run(
+            lambda state, now: state.observe(
+                now, status, remaining, reset, limit, None if ago is None else now - ago
+            )
+        )
 
     def penalize(self, seconds: float) -> None:
         self._cell.run(lambda state, now: state.penalize(now, seconds))
@@ -1480,10 +1498,12 @@ class _Core:
                 self.log(request, outcome.status_code, started, attempt)
                 if limiter.blocking:
                     yield _Call(
-                        functools.partial(limiter.observe, outcome.status_code, outcome.headers)
+                        functools.partial(
+                            limiter.observe, outcome.status_code, outcome.headers, started
+                        )
                     )
                 else:
-                    limiter.observe(outcome.status_code, outcome.headers)
+                    limiter.observe(outcome.status_code, outcome.headers, started)
                 self.last_response = outcome
                 if outcome.is_success:
                     if request.parse is no_content:

@@ -247,3 +247,34 @@ def test_an_unreachable_store_falls_back_to_limiting_in_the_process(
     assert store.calls == 41  # the store is asked again each time, to come back as soon as it can
     warnings = [r for r in caplog.records if "shared rate limit" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def _headers(remaining: int, reset: int) -> httpx.Headers:
+    return httpx.Headers(
+        {
+            "X-Rate-Limit-Limit": "40",
+            "X-Rate-Limit-Remaining": str(remaining),
+            "X-Rate-Limit-Reset": str(reset),
+        }
+    )
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_late_answer_from_the_previous_window_leaves_the_next_one_whole(shared: bool) -> None:
+    # Two workers on one key pair: one sends the last call of a window, whose answer comes
+    # back after the next window began and the other worker has spent some of it.
+    clock = VirtualClock()
+    store = MemoryRateLimitStore()
+    cell = SharedState(store, "ss:k") if shared else None
+    limiter = HeaderDrivenLimiter(clock, shared=cell)
+    limiter.reserve()
+    limiter.observe(200, _headers(39, 10), sent=clock.monotonic())  # the window ends in 10 s
+    clock.advance(9.99)
+    limiter.reserve()
+    sent = clock.monotonic()  # the window's last call goes out...
+    clock.advance(0.02)  # ...the next window begins
+    assert [limiter.reserve() for _ in range(5)] == [0.0] * 5
+    # ...and the late answer says 0 left in its window (which ended), Reset rounded up to 1 s.
+    limiter.observe(200, _headers(0, 1), sent=sent)
+    assert [limiter.reserve() for _ in range(35)] == [0.0] * 35  # this window's 40 in all
+    assert limiter.reserve() > 50.0
