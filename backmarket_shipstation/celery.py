@@ -13,8 +13,12 @@ Tasks (their names are what ``app.send_task`` takes):
 - ``backmarket_shipstation.sync_account(account)``: syncs that account of the configuration
   (:func:`sync_account`) and returns its report as JSON, the object ``sync --json`` gives for
   the account. An account another run holds is not an error: its report has ``held_by``.
-- ``backmarket_shipstation.fan_out()``: sends one ``sync_account`` per account of the
-  configuration (:func:`fan_out`); beat sends it every ``interval_minutes``.
+- ``backmarket_shipstation.sync_accounts(accounts)``: syncs those accounts together in one run
+  (:func:`sync_accounts`), as ``sync`` does: accounts on one ShipStation key pair share the
+  cycle's ShipStation polls and createorders batches; returns their reports, in order.
+- ``backmarket_shipstation.fan_out()``: sends the cycle's tasks (:func:`fan_out`): one
+  ``sync_account`` per account, or, with ``fan_out = "key_pair"`` in the ``[celery]`` table,
+  one ``sync_accounts`` per ShipStation key pair; beat sends it every ``interval_minutes``.
 
 Why worker loss and retries never double a write: the Celery message is acknowledged when its
 task starts (early acknowledgement, not ``acks_late``), so Celery never delivers a started task
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +51,24 @@ except ImportError:  # pragma: no cover - exercised without the extra only
 from .errors import ConfigurationError
 from .sync.celery_settings import CONFIG_VARIABLE, CelerySettings, celery_settings
 from .sync.config import SyncConfig, load_config
-from .sync.runner import run_sync
+from .sync.runner import key_pair_groups, run_sync
 
 __all__ = [
     "FAN_OUT_TASK",
     "SCHEDULE_ENTRY",
+    "SYNC_ACCOUNTS_TASK",
     "SYNC_ACCOUNT_TASK",
     "app",
     "create_app",
     "fan_out",
     "sync_account",
+    "sync_accounts",
 ]
 
 logger = logging.getLogger(__name__)
 
 SYNC_ACCOUNT_TASK = "backmarket_shipstation.sync_account"
+SYNC_ACCOUNTS_TASK = "backmarket_shipstation.sync_accounts"
 FAN_OUT_TASK = "backmarket_shipstation.fan_out"
 SCHEDULE_ENTRY = "backmarket_shipstation: every account"
 """The beat schedule's one entry: :data:`FAN_OUT_TASK` every ``interval_minutes``."""
@@ -83,16 +90,38 @@ def sync_account(
     that account: it takes the account's lease and, when another run holds it, returns at once
     with ``held_by`` set (nothing read or written).
     """
+    return sync_accounts([account], config_path, env=env)[0]
+
+
+def sync_accounts(
+    accounts: Sequence[str],
+    config_path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Sync ``accounts`` of the configuration in one run; their reports as JSON objects, in
+    the order given.
+
+    One :func:`~backmarket_shipstation.sync.runner.run_sync` on the configuration restricted to
+    those accounts (its ``parallel`` setting applies): each account under its own lease, and
+    accounts on one ShipStation key pair share the cycle's polls and createorders batches.
+    Every name is checked before anything runs.
+    """
     config = _load(config_path, env)
-    chosen = [a for a in config.accounts if a.name == account]
-    if not chosen:
-        names = ", ".join(a.name for a in config.accounts) or "none"
+    by_name = {a.name: a for a in config.accounts}
+    unknown = [name for name in accounts if name not in by_name]
+    if unknown or not accounts:
+        names = ", ".join(by_name) or "none"
+        if not unknown:
+            raise ConfigurationError(f"no account to sync (the configuration's: {names})")
+        asked = ", ".join(repr(name) for name in unknown)
+        verb = "account {} is" if len(unknown) == 1 else "accounts {} are"
         raise ConfigurationError(
-            f"account {account!r} is not in the configuration (its accounts: {names})"
+            f"{verb.format(asked)} not in the configuration (its accounts: {names})"
         )
-    report = run_sync(attrs.evolve(config, accounts=(chosen[0],)))
-    result: dict[str, Any] = report.accounts[0].to_dict()
-    return result
+    chosen = tuple(by_name[name] for name in dict.fromkeys(accounts))
+    report = run_sync(attrs.evolve(config, accounts=chosen))
+    return [account.to_dict() for account in report.accounts]
 
 
 def fan_out(
@@ -102,20 +131,35 @@ def fan_out(
     env: Mapping[str, str] | None = None,
     expires: float | None = None,
 ) -> list[str]:
-    """Send one ``sync_account`` task per account of the configuration; their task ids.
+    """Send the cycle's tasks; their task ids.
 
+    One ``sync_account`` per account of the configuration, or, when the ``[celery]`` table
+    says ``fan_out = "key_pair"``, one ``sync_accounts`` per ShipStation key pair with that
+    key pair's accounts (which then share their ShipStation polls: one task on one key pair
+    costs about one account's polls, where one task per account costs each account's).
     What beat runs every interval. ``expires`` (seconds, default: the app's interval) drops a
-    task no worker started in time: the next fan-out has sent a fresh one for its account, so
-    slow workers never let the queue grow cycle after cycle.
+    task no worker started in time: the next fan-out has sent a fresh one for its accounts,
+    so slow workers never let the queue grow cycle after cycle.
     """
     config = _load(config_path, env)
     if expires is None:
         expires = float(app.conf.beat_schedule[SCHEDULE_ENTRY]["schedule"])
     ids: list[str] = []
-    for account in config.accounts:
-        result = app.send_task(SYNC_ACCOUNT_TASK, args=[account.name], expires=expires)
-        ids.append(str(result.id))
-    logger.info("sent %d accounts out: %s", len(ids), ", ".join(a.name for a in config.accounts))
+    if celery_settings(config_path, env=env).fan_out == "key_pair":
+        for group in key_pair_groups(config.accounts):
+            names = [account.name for account in group]
+            result = app.send_task(SYNC_ACCOUNTS_TASK, args=[names], expires=expires)
+            ids.append(str(result.id))
+    else:
+        for account in config.accounts:
+            result = app.send_task(SYNC_ACCOUNT_TASK, args=[account.name], expires=expires)
+            ids.append(str(result.id))
+    logger.info(
+        "sent %d accounts out in %d tasks: %s",
+        len(config.accounts),
+        len(ids),
+        ", ".join(a.name for a in config.accounts),
+    )
     return ids
 
 
@@ -139,6 +183,9 @@ def create_app(
     def sync_account_task(account: str) -> dict[str, Any]:
         return sync_account(account, config_path, env=env)
 
+    def sync_accounts_task(accounts: list[str]) -> list[dict[str, Any]]:
+        return sync_accounts(accounts, config_path, env=env)
+
     def fan_out_task() -> list[str]:
         return fan_out(app, config_path, env=env)
 
@@ -146,6 +193,9 @@ def create_app(
     # and the journal; Celery-level retries would only add runs that the lease turns away.
     app.task(name=SYNC_ACCOUNT_TASK, shared=False, max_retries=0, track_started=True)(
         sync_account_task
+    )
+    app.task(name=SYNC_ACCOUNTS_TASK, shared=False, max_retries=0, track_started=True)(
+        sync_accounts_task
     )
     app.task(name=FAN_OUT_TASK, shared=False, max_retries=0)(fan_out_task)
     return app

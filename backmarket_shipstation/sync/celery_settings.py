@@ -23,6 +23,7 @@ from ..errors import ConfigurationError
 
 __all__ = [
     "BROKER_URL_VARIABLE",
+    "FAN_OUT_MODES",
     "CELERY_KEYS",
     "CONFIG_VARIABLE",
     "DEFAULT_BROKER_URL",
@@ -37,9 +38,12 @@ CONFIG_VARIABLE = "BACKMARKET_SHIPSTATION_CONFIG"
 BROKER_URL_VARIABLE = "BACKMARKET_SHIPSTATION_BROKER_URL"
 RESULT_BACKEND_VARIABLE = "BACKMARKET_SHIPSTATION_RESULT_BACKEND"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+FAN_OUT_MODES = ("account", "key_pair")
+"""What one task of a fan-out syncs: one account, or every account of one ShipStation key pair
+(which then share the cycle's ShipStation polls, as in one ``sync`` process)."""
 
 CELERY_KEYS = frozenset(
-    {"broker_url", "result_backend", "interval_minutes", "visibility_timeout_seconds"}
+    {"broker_url", "result_backend", "interval_minutes", "visibility_timeout_seconds", "fan_out"}
 )
 """The keys of the ``[celery]`` table (docs/sync.md#the-celery-table)."""
 
@@ -57,6 +61,9 @@ class CelerySettings:
     visibility_timeout: timedelta | None = None
     """Redis gives a message a worker took but never acknowledged to another worker after
     this long; ``None``: one :attr:`interval` (see :mod:`backmarket_shipstation.celery`)."""
+    fan_out: str = "account"
+    """``"account"``: one task per account; ``"key_pair"``: one task per ShipStation key pair,
+    syncing its accounts together (see :data:`FAN_OUT_MODES`)."""
 
     @property
     def effective_visibility_timeout(self) -> timedelta:
@@ -98,6 +105,7 @@ def celery_settings(
         result_backend=backend,
         interval=values.get("interval", timedelta(minutes=5)),
         visibility_timeout=values.get("visibility_timeout"),
+        fan_out=values.get("fan_out", "account"),
     )
 
 
@@ -115,6 +123,12 @@ def _parse(table: object, problems: list[str]) -> dict[str, Any]:
                 problems.append(f"celery.{key} must be a URL such as {DEFAULT_BROKER_URL!r}")
             else:
                 values[key] = value.strip()
+        elif key == "fan_out":
+            if value not in FAN_OUT_MODES:
+                modes = " or ".join(repr(mode) for mode in FAN_OUT_MODES)
+                problems.append(f"celery.fan_out must be {modes} (got {value!r})")
+            else:
+                values[key] = value
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             problems.append(f"celery.{key} must be a number above 0 (got {value!r})")
         elif key == "interval_minutes":

@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_PARALLEL",
     "Transports",
     "engines",
+    "key_pair_groups",
     "key_pair_shares",
     "run_engines",
     "run_sync",
@@ -136,20 +137,26 @@ def key_pair_shares(
     (same base URL, API key and secret), by account name; an account alone on its key pair
     has none and reads for itself, as before (an unfiltered poll would also read any other
     store of its ShipStation account)."""
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    shares: dict[str, KeyPairShare] = {}
+    for group in key_pair_groups(accounts):
+        if len(group) > 1:
+            share = KeyPairShare(clock=clock, concurrent=concurrent)
+            shares.update(dict.fromkeys((account.name for account in group), share))
+    return shares
+
+
+def key_pair_groups(accounts: Sequence[AccountConfig]) -> list[list[AccountConfig]]:
+    """``accounts`` grouped by ShipStation key pair (same base URL, API key and secret), in
+    the order each key pair first appears, each group in configuration order."""
+    groups: dict[tuple[str, str, str], list[AccountConfig]] = {}
     for account in accounts:
         key = (
             account.shipstation_base_url or "",
             account.shipstation_api_key,
             account.shipstation_api_secret,
         )
-        groups.setdefault(key, []).append(account.name)
-    shares: dict[str, KeyPairShare] = {}
-    for names in groups.values():
-        if len(names) > 1:
-            share = KeyPairShare(clock=clock, concurrent=concurrent)
-            shares.update(dict.fromkeys(names, share))
-    return shares
+        groups.setdefault(key, []).append(account)
+    return list(groups.values())
 
 
 def _rate_limits(account: AccountConfig, clock: Clock | None) -> RateLimits | None:

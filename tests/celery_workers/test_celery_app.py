@@ -267,3 +267,91 @@ def _json_keys() -> list[str]:
         account="x", started_at=datetime.now(timezone.utc)
     ).to_dict()
     return list(blank)
+
+
+def _queued(redis_url: str) -> list[tuple[str, list[Any]]]:
+    """The (task name, args) of every message waiting in the app's queue."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    found = []
+    for raw in client.lrange(bmss_celery.QUEUE, 0, -1):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"]["task"], args))
+    return found
+
+
+@pytest.mark.redis
+def test_fan_out_by_key_pair_sends_one_task_per_key_pair(tmp_path: Path, redis_url: str) -> None:
+    # Three sellers on the agency's one key pair, a fourth with its own ShipStation account.
+    path = offline_config(
+        tmp_path, f'\n[celery]\nbroker_url = "{redis_url}"\nfan_out = "key_pair"\n'
+    )
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "\n[celery]",
+            ACCOUNT.format(
+                name="seller-d",
+                token=base64.b64encode(b"0123456789abcdef012345:BMT-" + b"d" * 40).decode(),
+                user_agent="BM-Agency-ShipStation;ops@agency.example",
+                bm_url="http://127.0.0.1:9/backmarket",
+                key="d" * 32,
+                secret="e" * 32,
+                ss_url="http://127.0.0.1:9/shipstation",
+                store_id=200,
+            )
+            + "\n[celery]",
+        ),
+        encoding="utf-8",
+    )
+    app = bmss_celery.create_app(path, env={})
+    ids = app.tasks[bmss_celery.FAN_OUT_TASK].apply().get()
+    assert len(ids) == 2
+    assert sorted(_queued(redis_url)) == [
+        (bmss_celery.SYNC_ACCOUNTS_TASK, [["seller-a", "seller-b", "seller-c"]]),
+        (bmss_celery.SYNC_ACCOUNTS_TASK, [["seller-d"]]),
+    ]
+
+
+def test_a_fan_out_mode_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    path = offline_config(tmp_path, '\n[celery]\nfan_out = "store"\n')
+    with pytest.raises(ConfigurationError) as raised:
+        celery_settings(path, env={})
+    assert "celery.fan_out must be 'account' or 'key_pair' (got 'store')" in str(raised.value)
+
+
+def test_one_task_for_a_key_pair_syncs_its_accounts_on_shared_polls(tmp_path: Path) -> None:
+    from backmarket_shipstation.sandbox import AgencySandbox
+
+    agency = AgencySandbox(accounts=3, orders_per_account=6, seed=8200)
+    served = agency.serve()
+    try:
+        path = served.write_config(tmp_path / "agency.toml", state=str(tmp_path / "s.sqlite3"))
+        app = bmss_celery.create_app(path, env={})
+        names = [seller.name for seller in agency.sellers]
+        reports = app.tasks[bmss_celery.SYNC_ACCOUNTS_TASK].apply(args=[names]).get()
+    finally:
+        served.stop()
+    assert [report["account"] for report in reports] == names
+    assert all(report["failed"] == 0 and report["held_by"] is None for report in reports)
+    assert sum(report["imported"] for report in reports) > 0
+    assert agency.check().ok, agency.check().to_text()
+    # The three accounts of the key pair checked their stores with one GET /stores, where a
+    # task per account makes one each.
+    assert agency.counters.by_endpoint(api="shipstation")["GET /stores"] == 1
+
+
+def test_a_task_for_accounts_names_every_one_the_file_lacks(
+    tmp_path: Path, served: list[ServedSandbox]
+) -> None:
+    path = write_config(tmp_path / "agency.toml", served, state=tmp_path / "s.sqlite3")
+    app = bmss_celery.create_app(path, env={})
+    result = app.tasks[bmss_celery.SYNC_ACCOUNTS_TASK].apply(args=[["eu", "asia", "mars"]])
+    assert isinstance(result.result, ConfigurationError)
+    assert "accounts 'asia', 'mars' are not in the configuration (its accounts: eu, us)" in str(
+        result.result
+    )
+    # Nothing ran: the known account was not synced either.
+    assert served[0].sandbox.counters.total == 0
