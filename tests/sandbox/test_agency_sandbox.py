@@ -233,8 +233,12 @@ def test_sandbox_serve_accounts_serves_an_agency_that_sync_and_status_use(tmp_pa
         [*cli, "sandbox", "serve", "--accounts", "3", "--orders", "12", "--port", "0",
          "--write-config", str(config), "--state", str(state)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
+        # A test run in the background (`pytest &`) inherits SIGINT ignored, and so would the
+        # server: give it the default, so that Ctrl-C (SIGINT below) stops it as it would a
+        # person's.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as server:  # fmt: skip
         try:
             assert server.stdout is not None
@@ -265,5 +269,9 @@ def test_sandbox_serve_accounts_serves_an_agency_that_sync_and_status_use(tmp_pa
             assert "3 accounts, last runs: 3 ok" in status.stdout, status.stdout + status.stderr
         finally:
             server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                raise
     assert server.returncode == 0
