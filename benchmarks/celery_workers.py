@@ -20,7 +20,6 @@ own cost, the figure that says how many accounts a core can carry per interval.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
@@ -28,24 +27,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from _test_servers import load_test_server
 
 from backmarket_shipstation import celery as bmss_celery
 from backmarket_shipstation.sandbox import AgencySandbox
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def helper(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tests" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_bmss_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def group_pids(group: int) -> list[int]:
@@ -98,8 +87,8 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bmss-celery-bench-"))
-    redis = helper("redis_server").start_server()
-    postgres = None if args.sqlite else helper("postgres_server").start_server()
+    redis = load_test_server("redis_server").start_server()
+    postgres = None if args.sqlite else load_test_server("postgres_server").start_server()
     state = str(work / "state.sqlite3") if postgres is None else postgres.create_database()
     agency = AgencySandbox(
         accounts=args.accounts, orders_per_account=args.orders, seed=3, shared_key_pair=False

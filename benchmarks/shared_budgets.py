@@ -31,7 +31,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import subprocess
@@ -41,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _test_servers import load_test_server
+
 from backmarket_shipstation._http import HeaderDrivenLimiter, SharedState, SlidingWindowLimiter
 from backmarket_shipstation.clock import SystemClock
 from backmarket_shipstation.sandbox import Sandbox
@@ -48,17 +49,6 @@ from backmarket_shipstation.sync.postgres_rate_limits import PostgresRateLimitSt
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "sync" / "shared_budget_worker.py"
-
-
-def _server_module() -> Any:
-    path = ROOT / "tests" / "postgres_server.py"
-    spec = importlib.util.spec_from_file_location("_bmss_postgres_server", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def reservation_cost(url: str, rounds: int) -> None:
@@ -211,7 +201,7 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("DROP SCHEMA IF EXISTS backmarket_shipstation CASCADE")
     else:
-        server = _server_module().start_server()
+        server = load_test_server("postgres_server").start_server()
         url = server.fresh_state()
     try:
         reservation_cost(url, args.rounds)

@@ -25,7 +25,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from _test_servers import load_test_server
 
 from backmarket_shipstation.clock import VirtualClock
 from backmarket_shipstation.sandbox import Sandbox
@@ -141,17 +142,6 @@ def print_result(name: str, orders: int, result: dict[str, Any]) -> None:
     print("  run 2:", second.to_text().splitlines()[0])
 
 
-def _server_module() -> Any:
-    path = Path(__file__).resolve().parents[1] / "tests" / "postgres_server.py"
-    spec = importlib.util.spec_from_file_location("_bmss_postgres_server", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10000)
@@ -173,7 +163,7 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("DROP SCHEMA IF EXISTS backmarket_shipstation CASCADE")
     else:
-        server = _server_module().start_server()
+        server = load_test_server("postgres_server").start_server()
         url = server.fresh_state()
     try:
         postgres = day(args.orders, args.seed, url)
