@@ -77,6 +77,7 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
         "pid": run.pid,
         "outcome": run.outcome,
         "stopped": list(run.stopped),
+        "error": run.error,
         **run.counts(),
     }
 
@@ -101,6 +102,7 @@ def _summary(statuses: Sequence[AccountStatus], now: datetime) -> dict[str, int]
         "ok": outcomes.count("ok"),
         "failed": outcomes.count("failed"),
         "stopped": outcomes.count("stopped"),
+        "error": outcomes.count("error"),
         "never_run": outcomes.count("never"),
         "leases_held": sum(1 for s in statuses if s.lease and s.lease.is_live(now)),
         "leases_expired": sum(1 for s in statuses if s.lease and not s.lease.is_live(now)),
@@ -166,9 +168,10 @@ def _run_text(run: RunRecord | None) -> str:
         f"{name} {value}" for name, value in run.counts().items() if name != "unchanged"
     )
     stopped = f", stopped: {', '.join(run.stopped)}" if run.stopped else ""
+    error = f" - {run.error}" if run.error else ""
     return (
         f"{_when(run.started_at)} UTC, {_seconds(run)} on {run.host} (pid {run.pid}):"
-        f" {run.outcome}{stopped} ({counts})"
+        f" {run.outcome}{stopped} ({counts}){error}"
     )
 
 
@@ -222,6 +225,7 @@ def _summary_lines(summary: dict[str, int]) -> str:
     return (
         f"{summary['accounts']} accounts, last runs: {summary['ok']} ok,"
         f" {summary['failed']} with failures, {summary['stopped']} stopped by an outage,"
+        f" {summary['error']} stopped by an error to fix,"
         f" {summary['never_run']} never run\nleases: {summary['leases_held']} held,"
         f" {summary['leases_expired']} expired; {summary['failures']} failures to fix"
         f" ({summary['missing_identifiers']} missing or invalid IMEI/serial);"
@@ -251,6 +255,13 @@ def _table(statuses: Sequence[AccountStatus], now: datetime, out: TextIO) -> Non
             f"  {len(s.pending):>7}  {_lease_text(s.lease, now, short=True)}",
             file=out,
         )
+    stopped = [s for s in statuses if s.last_run is not None and s.last_run.error]
+    if stopped:
+        print(file=out)
+        print("accounts stopped by an error to fix (nothing else of theirs ran):", file=out)
+        for s in stopped:
+            assert s.last_run is not None
+            print(f"  {s.account:<{width}}  {s.last_run.error}", file=out)
     failures = sorted(
         ((s.account, f) for s in statuses for f in s.failures),
         key=lambda pair: (not pair[1].missing_identifier, pair[0], pair[1].stage, pair[1].ref),

@@ -145,21 +145,29 @@ class SyncEngine:
             share.expect(self.account)
         try:
             with self._holding(report) as held:
-                # The store check is a read: under the lease, as everything else.
-                if held and self._store_checked(report):
-                    self._loops(report)
+                try:
+                    # The store check is a read: under the lease, as everything else.
+                    if held and self._store_checked(report):
+                        self._loops(report)
+                except BackMarketShipStationError as exc:
+                    self._account_stopped(report, exc)
                 report.finished_at = self.clock.now()
                 if held:
+                    # A run stopped by an error is recorded too: `status` then shows the
+                    # setting to fix, not the last run that went well.
                     self._record_run(report)
         except BackMarketShipStationError as exc:
-            logger.warning("account %s stopped: %s", self.account, exc)
-            report.error = AccountError.of(exc)
+            self._account_stopped(report, exc)
             report.finished_at = self.clock.now()
         finally:
             if share is not None:
                 share.finished(self.account)  # skipped or stopped: nothing more to batch
             self._ctx.share = None  # a share is one cycle's: never kept for the next
         return report
+
+    def _account_stopped(self, report: AccountReport, exc: BackMarketShipStationError) -> None:
+        logger.warning("account %s stopped: %s", self.account, exc)
+        report.error = AccountError.of(exc)
 
     def _record_run(self, report: AccountReport) -> None:
         """Keep the run as the account's last one (for ``status``), under the lease: a run
@@ -184,6 +192,7 @@ class SyncEngine:
             failed=report.failed,
             warnings=len(report.warnings),
             stopped=tuple(report.stopped),
+            error=None if report.error is None else report.error.message,
         )
         try:
             with lease.writing():

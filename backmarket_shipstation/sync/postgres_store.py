@@ -128,6 +128,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     """,
+    # 5: what stopped an account's last run as a whole (refused credentials...), for `status`.
+    """
+    ALTER TABLE runs ADD COLUMN error TEXT;
+    """,
 )
 """Migration ``n`` (1-based) takes the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -146,7 +150,9 @@ _SELECT_ORDERS = (
 _SELECT_WRITES = (
     "SELECT account, bm_order_id, key, status, source, updated_at, claimant FROM writes"
 )
-_SELECT_RUNS = "SELECT account, started_at, finished_at, host, pid, counts, stopped FROM runs"
+_SELECT_RUNS = (
+    "SELECT account, started_at, finished_at, host, pid, counts, stopped, error FROM runs"
+)
 _SELECT_LEASES = "SELECT account, holder, host, pid, acquired_at, expires_at FROM leases"
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
@@ -593,11 +599,12 @@ class PostgresStore:
     def record_run(self, record: RunRecord) -> None:
         counts, stopped = run_columns(record)
         self._execute(
-            "INSERT INTO runs (account, started_at, finished_at, host, pid, counts, stopped)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account) DO UPDATE SET"
+            "INSERT INTO runs"
+            " (account, started_at, finished_at, host, pid, counts, stopped, error)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (account) DO UPDATE SET"
             " started_at = excluded.started_at, finished_at = excluded.finished_at,"
             " host = excluded.host, pid = excluded.pid, counts = excluded.counts,"
-            " stopped = excluded.stopped",
+            " stopped = excluded.stopped, error = excluded.error",
             (
                 record.account,
                 _aware(record.started_at),
@@ -606,6 +613,7 @@ class PostgresStore:
                 record.pid,
                 counts,
                 stopped,
+                record.error,
             ),
         )
 

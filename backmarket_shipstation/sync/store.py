@@ -190,11 +190,16 @@ class RunRecord:
     warnings: int = 0
     stopped: tuple[str, ...] = ()
     """The loops an API or network outage stopped (``import``, ``notify``)."""
+    error: str | None = None
+    """What stopped the account as a whole (``AuthenticationError: 401 ...``): credentials the
+    API refused, a wrong store id; ``None`` when the run went to its end."""
 
     @property
     def outcome(self) -> str:
-        """``stopped`` (an outage), ``failed`` (orders to retry) or ``ok``: the exit codes
-        3, 1 and 0 of that run's account."""
+        """``error`` (the account stopped as a whole: a setting to fix), ``stopped`` (an
+        outage), ``failed`` (orders to retry) or ``ok``."""
+        if self.error is not None:
+            return "error"
         if self.stopped:
             return "stopped"
         return "failed" if self.failed else "ok"
@@ -403,7 +408,8 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 CREATE TABLE IF NOT EXISTS runs (
     account TEXT NOT NULL PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
-    host TEXT NOT NULL, pid INTEGER NOT NULL, counts TEXT NOT NULL, stopped TEXT NOT NULL
+    host TEXT NOT NULL, pid INTEGER NOT NULL, counts TEXT NOT NULL, stopped TEXT NOT NULL,
+    error TEXT
 );
 CREATE TABLE IF NOT EXISTS stock_pushed (
     account TEXT NOT NULL, sku TEXT NOT NULL, listing_id TEXT NOT NULL,
@@ -429,7 +435,9 @@ _ACCOUNTS_BEFORE_RUNS = (
 _ACCOUNTS = _ACCOUNTS_BEFORE_RUNS.replace(
     " ORDER BY 1", " UNION SELECT account FROM runs ORDER BY 1"
 )
-_SELECT_RUNS = "SELECT account, started_at, finished_at, host, pid, counts, stopped FROM runs"
+_SELECT_RUNS = (
+    "SELECT account, started_at, finished_at, host, pid, counts, stopped, error FROM runs"
+)
 _OPEN_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 
 
@@ -463,6 +471,7 @@ class SQLiteStore:
         self._select_failures = _SELECT_FAILURES
         self._has_leases = True
         self._has_runs = True
+        self._select_runs = _SELECT_RUNS
         if read_only:
             # For looking only (``status``): works on a file this user cannot write; any
             # write raises sqlite3.OperationalError.
@@ -473,7 +482,10 @@ class SQLiteStore:
             if "claimant" not in self._columns("writes"):
                 self._select_writes = _SELECT_WRITES.replace("claimant", "NULL AS claimant")
             self._has_leases = bool(self._columns("leases"))
-            self._has_runs = bool(self._columns("runs"))
+            runs = self._columns("runs")
+            self._has_runs = bool(runs)
+            if runs and "error" not in runs:
+                self._select_runs = _SELECT_RUNS.replace(", error", ", NULL AS error")
             if "error" not in self._columns("failures"):
                 self._select_failures = _SELECT_FAILURES.replace(", error", ", NULL AS error")
             return
@@ -496,6 +508,9 @@ class SQLiteStore:
             if "error" not in self._columns("failures"):
                 # Failures from before error classes were kept: NULL, shown by their reason.
                 self._execute("ALTER TABLE failures ADD COLUMN error TEXT")
+            if "error" not in self._columns("runs"):
+                # Runs recorded before an account's error was kept: they ran to their end.
+                self._execute("ALTER TABLE runs ADD COLUMN error TEXT")
 
     def _wal(self) -> None:
         # SQLite answers "database is locked" at once, without waiting, when another
@@ -819,11 +834,12 @@ class SQLiteStore:
     def record_run(self, record: RunRecord) -> None:
         counts, stopped = run_columns(record)
         self._execute(
-            "INSERT INTO runs (account, started_at, finished_at, host, pid, counts, stopped)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
+            "INSERT INTO runs"
+            " (account, started_at, finished_at, host, pid, counts, stopped, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
             " started_at = excluded.started_at, finished_at = excluded.finished_at,"
             " host = excluded.host, pid = excluded.pid, counts = excluded.counts,"
-            " stopped = excluded.stopped",
+            " stopped = excluded.stopped, error = excluded.error",
             (
                 record.account,
                 _text(record.started_at),
@@ -832,19 +848,20 @@ class SQLiteStore:
                 record.pid,
                 counts,
                 stopped,
+                record.error,
             ),
         )
 
     def last_run(self, account: str) -> RunRecord | None:
         if not self._has_runs:
             return None
-        row = self._execute(_SELECT_RUNS + " WHERE account = ?", (account,)).fetchone()
+        row = self._execute(self._select_runs + " WHERE account = ?", (account,)).fetchone()
         return None if row is None else run_record(row, _time)
 
     def all_runs(self) -> list[RunRecord]:
         if not self._has_runs:
             return []
-        rows = self._execute(_SELECT_RUNS + " ORDER BY account").fetchall()
+        rows = self._execute(self._select_runs + " ORDER BY account").fetchall()
         return [run_record(row, _time) for row in rows]
 
     # whole-state reads and writes, for ``state copy`` --------------------------------------
@@ -925,10 +942,11 @@ def run_columns(record: RunRecord) -> tuple[str, str]:
 
 
 def run_record(row: Sequence[Any], to_time: Callable[[Any], datetime]) -> RunRecord:
-    """A run from its row ``(account, started_at, finished_at, host, pid, counts, stopped)``.
+    """A run from its row ``(account, started_at, finished_at, host, pid, counts, stopped,
+    error)``.
 
     Counts this release does not know (written by a newer one) are left out."""
-    account, started_at, finished_at, host, pid, counts, stopped = row
+    account, started_at, finished_at, host, pid, counts, stopped, error = row
     known = {k: int(v) for k, v in json.loads(str(counts)).items() if k in RUN_COUNTS}
     return RunRecord(
         account=str(account),
@@ -937,6 +955,7 @@ def run_record(row: Sequence[Any], to_time: Callable[[Any], datetime]) -> RunRec
         host=str(host),
         pid=int(pid),
         stopped=tuple(str(stage) for stage in json.loads(str(stopped))),
+        error=None if error is None else str(error),
         **known,
     )
 

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 
 from backmarket_shipstation import cli
@@ -113,7 +114,8 @@ def test_status_of_many_accounts_is_a_summary_and_a_line_each(
     lines = out.splitlines()
     total = sum(failed.values()) + 1
     assert lines[1:3] == [
-        "5 accounts, last runs: 0 ok, 5 with failures, 0 stopped by an outage, 0 never run",
+        "5 accounts, last runs: 0 ok, 5 with failures, 0 stopped by an outage,"
+        " 0 stopped by an error to fix, 0 never run",
         f"leases: 1 held, 0 expired; {total} failures to fix ({total - 1} missing or invalid"
         " IMEI/serial); 1 pending writes",
     ]
@@ -182,7 +184,64 @@ def test_an_account_of_the_configuration_never_synced_is_shown_as_never_run(
     assert cli.main(["status", "--config", str(path)]) == cli.EXIT_OK
     out = capsys.readouterr().out
     assert (
-        "3 accounts, last runs: 0 ok, 2 with failures, 0 stopped by an outage, 1 never run" in out
+        "3 accounts, last runs: 0 ok, 2 with failures, 0 stopped by an outage,"
+        " 0 stopped by an error to fix, 1 never run" in out
     )
     (row,) = [line for line in out.splitlines() if line.startswith("seller-new")]
     assert " never " in row
+
+
+def test_a_run_stopped_by_refused_credentials_is_the_last_run_status_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = VirtualClock(START)
+    agency = AgencySandbox(accounts=3, orders_per_account=10, seed=12, clock=clock)
+    state = tmp_path / "s.sqlite3"
+    config = agency.config(str(state))
+    with SQLiteStore(state) as store:
+        run_sync(config, store=store, transports=agency.transports, clock=clock)
+        went_well = store.last_run("seller-02")
+        assert went_well is not None
+        assert went_well.outcome == "ok"
+        # The seller revoked the token in the Back Office: Back Market answers 401.
+        revoked = tuple(
+            attrs.evolve(a, backmarket_token=a.backmarket_token[::-1])
+            if a.name == "seller-02"
+            else a
+            for a in config.accounts
+        )
+        clock.advance(600)
+        report = run_sync(
+            attrs.evolve(config, accounts=revoked),
+            store=store,
+            transports=agency.transports,
+            clock=clock,
+        )
+        stopped = report.accounts[1]
+        assert stopped.error is not None
+        assert stopped.error.error == "AuthenticationError"
+        last = store.last_run("seller-02")
+        assert last is not None
+        assert last.outcome == "error"
+        assert last.started_at == stopped.started_at > went_well.started_at
+        assert last.error == stopped.error.message
+        assert last.error.startswith("credentials refused: ")
+        assert agency.sellers[1].backmarket_token not in last.error
+        others = [store.last_run(name) for name in ("seller-01", "seller-03")]
+        assert [r.outcome for r in others if r is not None] == ["ok", "ok"]
+
+    assert cli.main(["status", "--state", str(state)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "2 ok, 0 with failures, 0 stopped by an outage, 1 stopped by an error to fix" in out
+    row = next(line for line in out.splitlines() if line.startswith("seller-02"))
+    assert " error " in row
+    listed = out.split("accounts stopped by an error to fix (nothing else of theirs ran):\n")[1]
+    assert listed.splitlines()[0].split()[:3] == ["seller-02", "credentials", "refused:"]
+
+    assert cli.main(["status", "--state", str(state), "--json"]) == cli.EXIT_OK
+    document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["error"] == 1
+    by_name = {a["account"]: a for a in document["accounts"]}
+    assert by_name["seller-02"]["last_run"]["outcome"] == "error"
+    assert by_name["seller-02"]["last_run"]["error"] == last.error
+    assert by_name["seller-01"]["last_run"]["error"] is None

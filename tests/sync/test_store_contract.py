@@ -299,6 +299,24 @@ def test_an_accounts_last_run_reads_back_and_the_next_one_replaces_it(
     assert [r.account for r in again.all_runs()] == ["eu", "us"]
 
 
+def test_a_run_an_error_stopped_keeps_the_error(store: CopyableStore, opener: Opener) -> None:
+    store.record_run(run())
+    refused = run(
+        started_at=T0 + timedelta(hours=1),
+        finished_at=T0 + timedelta(hours=1, seconds=1),
+        imported=0, accepted=0, notified=0, failed=0, warnings=0,
+        error="credentials refused: 401 Unauthorized on GET /ws/orders",
+    )  # fmt: skip
+    store.record_run(refused)
+    assert refused.outcome == "error"
+    assert opener().last_run("eu") == refused
+    # The next run that goes well clears it.
+    store.record_run(run(started_at=T0 + timedelta(hours=2), failed=0))
+    again = opener().last_run("eu")
+    assert again is not None
+    assert (again.error, again.outcome) == (None, "ok")
+
+
 # --- transactions -----------------------------------------------------------------------
 
 
