@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from .sync.config import AccountConfig, SyncConfig, effective_settings, load_config
+from .sync.runner import clashing_order_keys
 from .sync.state import describe_state
 
 __all__ = ["add_config_commands", "check_config", "describe_config"]
@@ -63,6 +64,7 @@ def describe_config(config: SyncConfig) -> dict[str, Any]:
         "state_path": describe_state(config.state_path),
         "parallel": config.parallel,
         **_rate_limits(config),
+        "warnings": clashing_order_keys(config.accounts),
         "accounts": [_account(a) for a in config.accounts],
     }
 
@@ -94,6 +96,8 @@ def check_config(config: SyncConfig, *, as_json: bool, out: TextIO) -> None:
         print(json.dumps(described, indent=2), file=out)
         return
     print("# the configuration as it applies (defaults filled in, secrets masked)", file=out)
+    for warning in described["warnings"]:
+        print(f"# warning: {warning}", file=out)
     print(f"state_path = {_toml_value(described['state_path'])}", file=out)
     print(f"parallel = {described['parallel']}", file=out)
     for key in ("shared_rate_limits", "backmarket_rate_limit_scope", "rate_limit_host"):

@@ -34,6 +34,7 @@ from .store import SyncStore
 __all__ = [
     "DEFAULT_PARALLEL",
     "Transports",
+    "clashing_order_keys",
     "engines",
     "key_pair_groups",
     "key_pair_shares",
@@ -145,6 +146,26 @@ def key_pair_shares(
     return shares
 
 
+def clashing_order_keys(accounts: Sequence[AccountConfig]) -> list[str]:
+    """One line for each set of accounts whose ShipStation orders would overwrite each other:
+    the same key pair (one ShipStation account) and the same ``order_key_prefix``, so one
+    Back Market order id (the EU and US platforms number their orders apart, and may meet)
+    gives both accounts the same ``orderKey``, which ShipStation upserts as one order."""
+    lines = []
+    for group in key_pair_groups(accounts):
+        by_prefix: dict[str, list[str]] = {}
+        for account in group:
+            by_prefix.setdefault(account.order_key_prefix, []).append(account.name)
+        for prefix, names in by_prefix.items():
+            if len(names) > 1:
+                lines.append(
+                    f"accounts {', '.join(names)} share a ShipStation key pair and the"
+                    f" order_key_prefix {prefix!r}: an order id both have becomes one"
+                    " ShipStation order; give each account its own order_key_prefix"
+                )
+    return lines
+
+
 def key_pair_groups(accounts: Sequence[AccountConfig]) -> list[list[AccountConfig]]:
     """``accounts`` grouped by ShipStation key pair (same base URL, API key and secret), in
     the order each key pair first appears, each group in configuration order."""
@@ -202,6 +223,8 @@ def run_sync(
     if workers < 1:
         raise ValueError(f"parallel must be 1 or more (got {workers})")
     clock = clock or SystemClock()
+    for line in clashing_order_keys(config.accounts):
+        logger.warning("%s", line)
     concurrent = workers > 1 and len(config.accounts) > 1
     shares = (
         key_pair_shares(config.accounts, clock=clock, concurrent=concurrent) if share_polls else {}

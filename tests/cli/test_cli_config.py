@@ -103,3 +103,33 @@ def test_config_check_says_how_rate_budgets_are_shared(
     for line in expected:
         assert line in out.splitlines()
     assert absent not in out
+
+
+def test_config_check_warns_of_accounts_whose_orders_would_overwrite_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An agency's EU and US sellers in one ShipStation account, both left on the default
+    # order_key_prefix: an order id both platforms have would become one ShipStation order.
+    monkeypatch.setenv("BM_EU", TOKEN)
+    us = CONFIG.split("[[accounts]]")[1].split("[accounts.carrier_map")[0]
+    us = us.replace('name = "eu"', 'name = "us"\nbackmarket_region = "us"')
+    us = us.replace("518236", "518237")
+    path = tmp_path / "sync.toml"
+    path.write_text(CONFIG + "\n[[accounts]]" + us, encoding="utf-8")
+    assert cli.main(["config", "check", "--config", str(path)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    warning = (
+        "# warning: accounts eu, us share a ShipStation key pair and the order_key_prefix"
+        " 'backmarket-': an order id both have becomes one ShipStation order; give each"
+        " account its own order_key_prefix"
+    )
+    assert warning in out.splitlines()
+
+    path.write_text(
+        CONFIG
+        + "\n[[accounts]]"
+        + us.replace('name = "us"', 'name = "us"\norder_key_prefix = "us-"'),
+        encoding="utf-8",
+    )
+    assert cli.main(["config", "check", "--config", str(path), "--json"]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
