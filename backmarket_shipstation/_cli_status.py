@@ -255,35 +255,39 @@ def _table(statuses: Sequence[AccountStatus], now: datetime, out: TextIO) -> Non
             f"  {len(s.pending):>7}  {_lease_text(s.lease, now, short=True)}",
             file=out,
         )
-    stopped = [s for s in statuses if s.last_run is not None and s.last_run.error]
-    if stopped:
-        print(file=out)
-        print("accounts stopped by an error to fix (nothing else of theirs ran):", file=out)
-        for s in stopped:
-            assert s.last_run is not None
-            print(f"  {s.account:<{width}}  {s.last_run.error}", file=out)
+    errors = [(s.account, s.last_run.error) for s in statuses if s.last_run and s.last_run.error]
+    _listing(
+        out, "accounts stopped by an error to fix (nothing else of theirs ran):", errors, width,
+        more="--json lists them all",
+    )  # fmt: skip
     failures = sorted(
         ((s.account, f) for s in statuses for f in s.failures),
         key=lambda pair: (not pair[1].missing_identifier, pair[0], pair[1].stage, pair[1].ref),
     )
-    if failures:
-        print(file=out)
-        print("failures to fix (missing or invalid IMEIs and serials first):", file=out)
-        for account, failure in failures[:_LISTED]:
-            print(f"  {account:<{width}}  {_failure_text(failure)}", file=out)
-        if len(failures) > _LISTED:
-            print(
-                f"  ... {len(failures) - _LISTED} more: status --account NAME or --json",
-                file=out,
-            )
-    pending = [(s.account, w) for s in statuses for w in s.pending]
-    if pending:
-        print(file=out)
-        print("pending writes (the next run of each account settles them):", file=out)
-        for account, write in pending[:_LISTED]:
-            print(f"  {account:<{width}}  {_pending_text(write)}", file=out)
-        if len(pending) > _LISTED:
-            print(f"  ... {len(pending) - _LISTED} more: --json lists them all", file=out)
+    _listing(
+        out, "failures to fix (missing or invalid IMEIs and serials first):",
+        [(account, _failure_text(failure)) for account, failure in failures], width,
+        more="status --account NAME or --json",
+    )  # fmt: skip
+    _listing(
+        out, "pending writes (the next run of each account settles them):",
+        [(s.account, _pending_text(w)) for s in statuses for w in s.pending], width,
+        more="--json lists them all",
+    )  # fmt: skip
+
+
+def _listing(
+    out: TextIO, heading: str, rows: Sequence[tuple[str, str]], width: int, *, more: str
+) -> None:
+    """A titled list of (account, text) rows under the table, at most ``_LISTED`` of them."""
+    if not rows:
+        return
+    print(file=out)
+    print(heading, file=out)
+    for account, text in rows[:_LISTED]:
+        print(f"  {account:<{width}}  {text}", file=out)
+    if len(rows) > _LISTED:
+        print(f"  ... {len(rows) - _LISTED} more: {more}", file=out)
 
 
 def print_status(
